@@ -1,0 +1,11 @@
+//! The embedded IPFS node.
+
+pub mod blockstore;
+pub mod car;
+pub mod dagpb;
+pub mod fetch;
+pub mod hash;
+pub mod node;
+pub mod pins;
+pub mod rpc;
+pub mod unixfs;
