@@ -1,1 +1,7 @@
+//! Pinfold: an IPFS Cluster peer in Rust.
+//!
+//! This crate holds the daemon's components, one module per component (see DESIGN.md):
+//! `ipfs` is the embedded IPFS node with its Kubo RPC API, `cli` the command-line front ends.
+
+pub mod cli;
 pub mod ipfs;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `pinfold`: the Pinfold service (≈ ipfs-cluster-service).
+
+fn main() -> anyhow::Result<()> {
+    pinfold::cli::run_service()
+}

@@ -336,7 +336,8 @@ impl Node {
     }
 
     /// A block, from the local store or, failing that, from the fetcher or a later local
-    /// write, until `deadline` (`None`: wait for as long as the caller does).
+    /// write, until `deadline` (`None`: wait for as long as the caller does; a deadline already
+    /// past: local blocks only).
     pub async fn get_block(
         self: &Arc<Self>,
         cid: &Cid,
@@ -345,6 +346,9 @@ impl Node {
         let mut stored = self.stored.subscribe();
         if let Some(b) = self.get_local_blocking(cid).await? {
             return Ok(b);
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(NodeError::NotFound(*cid)); // a past deadline means "local blocks only"
         }
         let wait = async {
             let fetch = self.fetcher.fetch(cid);
@@ -408,14 +412,19 @@ impl Node {
         }
     }
 
-    /// Visits every block of the DAG under `root` once (depth first, parents first), fetching
-    /// missing ones until `deadline`; `visit` sees each block and the count so far.
-    pub async fn walk_dag(
+    /// Visits every block of the DAG under `root` once (depth first, parents first, links in
+    /// order: the order of a CAR export), fetching missing ones until `deadline`. `visit`
+    /// gets each block and the count so far, and returns `false` to stop the walk.
+    pub async fn walk_dag<F, Fut>(
         self: &Arc<Self>,
         root: &Cid,
         deadline: Option<Instant>,
-        mut visit: impl FnMut(&Cid, &Bytes, u64),
-    ) -> Result<u64, NodeError> {
+        mut visit: F,
+    ) -> Result<u64, NodeError>
+    where
+        F: FnMut(Cid, Bytes, u64) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let mut seen: HashSet<Multihash> = HashSet::new();
         let mut stack = vec![*root];
         while let Some(cid) = stack.pop() {
@@ -424,7 +433,9 @@ impl Node {
             }
             let data = self.get_block(&cid, deadline).await?;
             let links = Self::links(&cid, &data)?;
-            visit(&cid, &data, seen.len() as u64);
+            if !visit(cid, data, seen.len() as u64).await {
+                break;
+            }
             stack.extend(links.into_iter().rev());
         }
         Ok(seen.len() as u64)
@@ -438,13 +449,32 @@ impl Node {
         mode: PinMode,
         name: &str,
         deadline: Option<Instant>,
+        progress: impl FnMut(u64),
+    ) -> Result<(), NodeError> {
+        let guard = self.gc_guard().await;
+        self.pin_add_holding(&guard, cids, mode, name, deadline, progress)
+            .await
+    }
+
+    /// [`Node::pin_add`] for a caller that already holds the shared GC lock (taking it twice
+    /// could deadlock behind a waiting GC).
+    pub async fn pin_add_holding(
+        self: &Arc<Self>,
+        _held: &GcGuard<'_>,
+        cids: &[Cid],
+        mode: PinMode,
+        name: &str,
+        deadline: Option<Instant>,
         mut progress: impl FnMut(u64),
     ) -> Result<(), NodeError> {
-        let _guard = self.gc_guard().await;
         for cid in cids {
             match mode {
                 PinMode::Recursive => {
-                    self.walk_dag(cid, deadline, |_, _, n| progress(n)).await?;
+                    self.walk_dag(cid, deadline, |_, _, n| {
+                        progress(n);
+                        async { true }
+                    })
+                    .await?;
                 }
                 PinMode::Direct => {
                     self.get_block(cid, deadline).await?;
@@ -483,7 +513,8 @@ impl Node {
             Some(p) if p.mode == PinMode::Recursive => {}
             _ => return Err(PinError::NotRecursive.into()),
         }
-        self.walk_dag(to, deadline, |_, _, _| {}).await?;
+        self.walk_dag(to, deadline, |_, _, _| async { true })
+            .await?;
         let node = self.clone();
         let (from, to) = (*from, *to);
         tokio::task::spawn_blocking(move || node.pins.update(&from, &to, unpin))
@@ -628,6 +659,36 @@ impl Node {
         })
         .await
         .expect("gc task")
+    }
+
+    /// Removes blocks (`block/rm`), refusing pinned ones, under the exclusive GC lock so that
+    /// no pin can be taken on a block while it goes. Returns one error (or none) per CID.
+    pub async fn remove_blocks(
+        self: &Arc<Self>,
+        cids: Vec<Cid>,
+        force: bool,
+    ) -> Vec<(Cid, Option<String>)> {
+        let _exclusive = self.gc_lock.write().await;
+        let node = self.clone();
+        tokio::task::spawn_blocking(move || {
+            cids.into_iter()
+                .map(|cid| {
+                    let err = match node.pin_status(&cid) {
+                        Ok(Some(p)) => Some(format!("pinned: {}", p.kind)),
+                        Err(e) => Some(e.to_string()),
+                        Ok(None) => match node.blocks.delete(cid.hash()) {
+                            Ok(true) => None,
+                            Ok(false) if force => None,
+                            Ok(false) => Some("ipld: could not find node".to_string()),
+                            Err(e) => Some(e.to_string()),
+                        },
+                    };
+                    (cid, err)
+                })
+                .collect()
+        })
+        .await
+        .expect("block removal task")
     }
 
     /// Total bytes the repo uses on disk (blocks, pin database, config).
