@@ -4,4 +4,6 @@
 //! `ipfs` is the embedded IPFS node with its Kubo RPC API, `cli` the command-line front ends.
 
 pub mod cli;
+pub mod config;
 pub mod ipfs;
+pub mod types;

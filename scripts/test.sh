@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it. Installs what the tests need (pinned versions,
+# into a cache folder) and runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pinfold-target}"
+./scripts/install-test-deps.sh
+cargo test --workspace --all-targets
