@@ -2,6 +2,7 @@
 
 pub mod blockstore;
 pub mod car;
+pub mod connector;
 pub mod dagpb;
 pub mod fetch;
 pub mod hash;

@@ -89,10 +89,14 @@ pub async fn pin_add(node: Arc<Node>, req: RpcRequest) -> RpcResult {
                 }
             })
         };
-        let result = node.pin_add(&cids, mode, &name, deadline, |n| {
+        let pinning = node.pin_add(&cids, mode, &name, deadline, |n| {
             let _ = ptx.send(n);
         });
-        let result = result.await;
+        // a client that goes away (e.g. the cluster's stall timeout) cancels the pin
+        let result = tokio::select! {
+            r = pinning => r,
+            _ = tx.closed() => return,
+        };
         drop(ptx);
         let _ = ticker.await;
         let _ = match result {
