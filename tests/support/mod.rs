@@ -287,7 +287,11 @@ impl IpfsDaemon {
     /// <extra_args>`, reads the port from the `RPC API server listening on
     /// /ip4/127.0.0.1/tcp/<port>` line and waits until it accepts connections.
     pub fn start(extra_args: &[&str]) -> IpfsDaemon {
-        let repo = temp_dir("pinfold-ipfs-repo-");
+        Self::start_in(temp_dir("pinfold-ipfs-repo-"), extra_args)
+    }
+
+    /// Like [`IpfsDaemon::start`], on an existing repository (a restart).
+    pub fn start_in(repo: tempfile::TempDir, extra_args: &[&str]) -> IpfsDaemon {
         let mut cmd = Command::new(pinfold_bin());
         cmd.args(["ipfs", "daemon", "--repo"])
             .arg(repo.path())
@@ -328,9 +332,20 @@ impl IpfsDaemon {
         self.repo.path()
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// The daemon's output so far.
     pub fn output(&self) -> String {
         self.process.output()
+    }
+
+    /// Kills the daemon with SIGKILL (no chance to clean up) and hands back its repository.
+    pub fn kill_keeping_repo(mut self) -> tempfile::TempDir {
+        self.process.kill();
+        self.repo
     }
 
     /// Kills the daemon and returns its output.
