@@ -49,15 +49,27 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
         let (api, http, acked) = (api.clone(), http.clone(), acked.clone());
         workers.push(tokio::spawn(async move {
             for i in 0.. {
-                let data = content(10_000 + ((w * 31 + i * 17) % 50) as usize * 12_000, w * 1_000_000 + i);
-                let form = Form::new().part("file", Part::bytes(data.clone()).file_name(format!("f{w}-{i}")));
-                let Ok(r) = http.post(format!("{api}/add")).multipart(form).send().await else { return };
+                let data = content(
+                    10_000 + ((w * 31 + i * 17) % 50) as usize * 12_000,
+                    w * 1_000_000 + i,
+                );
+                let form = Form::new().part(
+                    "file",
+                    Part::bytes(data.clone()).file_name(format!("f{w}-{i}")),
+                );
+                let Ok(r) = http.post(format!("{api}/add")).multipart(form).send().await else {
+                    return;
+                };
                 if !r.status().is_success() {
                     return;
                 }
                 let Ok(text) = r.text().await else { return };
-                let Some(last) = text.lines().last() else { return };
-                let Ok(v) = serde_json::from_str::<Value>(last) else { return };
+                let Some(last) = text.lines().last() else {
+                    return;
+                };
+                let Ok(v) = serde_json::from_str::<Value>(last) else {
+                    return;
+                };
                 let cid = v["Hash"].as_str().unwrap().to_string();
                 acked.lock().unwrap().adds.push((cid, data));
             }
@@ -67,12 +79,27 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
         let (api, http, acked) = (api.clone(), http.clone(), acked.clone());
         workers.push(tokio::spawn(async move {
             for i in 0.. {
-                let form = Form::new().part("file", Part::bytes(content(3000, 77_000_000 + w * 10_000 + i)).file_name(""));
-                let Ok(r) = http.post(format!("{api}/block/put")).multipart(form).send().await else { return };
+                let form = Form::new().part(
+                    "file",
+                    Part::bytes(content(3000, 77_000_000 + w * 10_000 + i)).file_name(""),
+                );
+                let Ok(r) = http
+                    .post(format!("{api}/block/put"))
+                    .multipart(form)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
                 let Ok(text) = r.text().await else { return };
-                let Ok(v) = serde_json::from_str::<Value>(text.trim()) else { return };
+                let Ok(v) = serde_json::from_str::<Value>(text.trim()) else {
+                    return;
+                };
                 let cid = v["Key"].as_str().unwrap().to_string();
-                if post(&http, &format!("{api}/pin/add?arg={cid}")).await.is_ok() {
+                if post(&http, &format!("{api}/pin/add?arg={cid}"))
+                    .await
+                    .is_ok()
+                {
                     acked.lock().unwrap().pins.push(cid);
                 }
             }
@@ -94,7 +121,10 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
     for w in workers {
         let _ = w.await;
     }
-    assert!(acked.adds.len() >= 30 && acked.pins.len() >= 20, "too little load before the kill");
+    assert!(
+        acked.adds.len() >= 30 && acked.pins.len() >= 20,
+        "too little load before the kill"
+    );
 
     let daemon = IpfsDaemon::start_in(repo, &[]);
     let api = format!("{}/api/v0", daemon.api_url());
@@ -103,9 +133,21 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
     for (cid, data) in &acked.adds {
         post(&http, &format!("{api}/pin/ls?arg={cid}&type=recursive"))
             .await
-            .unwrap_or_else(|e| panic!("acknowledged add {cid} is not pinned after the crash: {e}"));
-        let body = http.post(format!("{api}/cat?arg={cid}")).send().await.unwrap().bytes().await.unwrap();
-        assert!(&body[..] == &data[..], "content of {cid} changed after the crash");
+            .unwrap_or_else(|e| {
+                panic!("acknowledged add {cid} is not pinned after the crash: {e}")
+            });
+        let body = http
+            .post(format!("{api}/cat?arg={cid}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            &body[..] == &data[..],
+            "content of {cid} changed after the crash"
+        );
     }
     for cid in &acked.pins {
         post(&http, &format!("{api}/pin/ls?arg={cid}&type=recursive"))
@@ -116,7 +158,10 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
     let refs = post(&http, &format!("{api}/refs/local")).await.unwrap();
     let mut n = 0;
     for line in refs.lines() {
-        let cid = serde_json::from_str::<Value>(line).unwrap()["Ref"].as_str().unwrap().to_string();
+        let cid = serde_json::from_str::<Value>(line).unwrap()["Ref"]
+            .as_str()
+            .unwrap()
+            .to_string();
         post(&http, &format!("{api}/block/get?arg={cid}"))
             .await
             .unwrap_or_else(|e| panic!("block {cid} does not verify: {e}"));

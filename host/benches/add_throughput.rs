@@ -45,27 +45,42 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks benches to list themselves
     }
-    let len: u64 = std::env::var("PINFOLD_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 30);
+    let len: u64 = std::env::var("PINFOLD_BENCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 30);
     let dir = support::temp_dir("pinfold-bench-");
     let file = dir.path().join("content.bin");
     write_content(&file, len);
     let mb = len as f64 / 1e6;
 
     let t = Instant::now();
-    let out = std::process::Command::new("sha256sum").arg(&file).output().expect("sha256sum runs");
+    let out = std::process::Command::new("sha256sum")
+        .arg(&file)
+        .output()
+        .expect("sha256sum runs");
     assert!(out.status.success());
     let sha_secs = t.elapsed().as_secs_f64();
 
     let daemon = support::IpfsDaemon::start(&[]);
     let url = format!("{}/api/v0/add", daemon.api_url());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let t = Instant::now();
     let answer = rt.block_on(async {
         let f = tokio::fs::File::open(&file).await.unwrap();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(f, 1 << 18));
+        let body =
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(f, 1 << 18));
         let part = reqwest::multipart::Part::stream_with_length(body, len).file_name("content.bin");
         let form = reqwest::multipart::Form::new().part("file", part);
-        let r = reqwest::Client::new().post(&url).multipart(form).send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(&url)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "add failed: {}", r.status());
         r.text().await.unwrap()
     });
@@ -88,7 +103,14 @@ fn main() {
     println!("  /api/v0/add    {:8.1} MB/s", mb / add_secs);
     println!("  ratio add/sha  {ratio:8.2}   (aim >= 0.8)");
     println!("  daemon VmHWM   {rss_mib:8.1} MiB (aim < 64)");
-    let out_dir = std::path::PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("bench");
+    let out_dir = std::path::PathBuf::from(
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+    )
+    .join("bench");
     std::fs::create_dir_all(&out_dir).unwrap();
-    std::fs::write(out_dir.join("add_throughput.json"), serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+    std::fs::write(
+        out_dir.join("add_throughput.json"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    )
+    .unwrap();
 }

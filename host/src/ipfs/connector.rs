@@ -56,7 +56,11 @@ pub enum ConnectorError {
     #[error("IPFS request failed (is it running?) ({path}): {reason}")]
     Unreachable { path: String, reason: String },
     #[error("IPFS error ({path}): {message}")]
-    Ipfs { path: String, status: u16, message: String },
+    Ipfs {
+        path: String,
+        status: u16,
+        message: String,
+    },
     #[error("IPFS request timed out ({path}) after {after:?}")]
     Timeout { path: String, after: Duration },
     #[error("pin/add of {cid} stalled: no progress for {after:?} (pin_timeout)")]
@@ -137,9 +141,13 @@ fn query(pairs: &[(&str, &str)]) -> String {
 
 impl IpfsConnector {
     pub fn new(config: ConnectorConfig) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(90)).build().map_err(|e| {
-            ConnectorError::Unreachable { path: String::new(), reason: e.to_string() }
-        })?;
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| ConnectorError::Unreachable {
+                path: String::new(),
+                reason: e.to_string(),
+            })?;
         Ok(IpfsConnector { http, config })
     }
 
@@ -163,7 +171,10 @@ impl IpfsConnector {
         if let Some(form) = body {
             req = req.multipart(form);
         }
-        let resp = req.send().await.map_err(|e| self.transport_error(cmd, e, timeout))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(cmd, e, timeout))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -173,13 +184,28 @@ impl IpfsConnector {
             .ok()
             .and_then(|v| v.get("Message").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_else(|| format!("Code {}: {}", status.as_u16(), text.trim()));
-        Err(ConnectorError::Ipfs { path: cmd.to_string(), status: status.as_u16(), message })
+        Err(ConnectorError::Ipfs {
+            path: cmd.to_string(),
+            status: status.as_u16(),
+            message,
+        })
     }
 
-    fn transport_error(&self, cmd: &str, e: reqwest::Error, timeout: Option<Duration>) -> ConnectorError {
+    fn transport_error(
+        &self,
+        cmd: &str,
+        e: reqwest::Error,
+        timeout: Option<Duration>,
+    ) -> ConnectorError {
         match timeout {
-            Some(after) if e.is_timeout() => ConnectorError::Timeout { path: cmd.to_string(), after },
-            _ => ConnectorError::Unreachable { path: cmd.to_string(), reason: e.to_string() },
+            Some(after) if e.is_timeout() => ConnectorError::Timeout {
+                path: cmd.to_string(),
+                after,
+            },
+            _ => ConnectorError::Unreachable {
+                path: cmd.to_string(),
+                reason: e.to_string(),
+            },
         }
     }
 
@@ -190,9 +216,14 @@ impl IpfsConnector {
         timeout: Duration,
     ) -> Result<T, ConnectorError> {
         let resp = self.call(cmd, q, Some(timeout), None).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(cmd, e, Some(timeout)))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ConnectorError::Protocol { path: cmd.to_string(), reason: e.to_string() })
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(cmd, e, Some(timeout)))?;
+        serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Protocol {
+            path: cmd.to_string(),
+            reason: e.to_string(),
+        })
     }
 
     /// The NDJSON values of a streamed answer, one at a time (a last line without its
@@ -215,7 +246,10 @@ impl IpfsConnector {
                             match bytes.next().await {
                                 Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
                                 Some(Err(e)) => {
-                                    let err = ConnectorError::Unreachable { path, reason: e.to_string() };
+                                    let err = ConnectorError::Unreachable {
+                                        path,
+                                        reason: e.to_string(),
+                                    };
                                     return Some((Err(err), (bytes, Vec::new(), true)));
                                 }
                                 None => ended = true,
@@ -229,8 +263,10 @@ impl IpfsConnector {
                         }
                         continue;
                     }
-                    let v = serde_json::from_slice(&line)
-                        .map_err(|e| ConnectorError::Protocol { path: path.clone(), reason: e.to_string() });
+                    let v = serde_json::from_slice(&line).map_err(|e| ConnectorError::Protocol {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    });
                     return Some((v, (bytes, buf, ended)));
                 }
             }
@@ -245,18 +281,30 @@ impl IpfsConnector {
     /// How the node pins `cid` now.
     pub async fn pin_ls_cid(&self, cid: &Cid) -> Result<IpfsPinStatus, ConnectorError> {
         let c = cid.to_string();
-        match self.call("pin/ls", &[("arg", &c), ("stream", "true")], Some(self.config.request_timeout), None).await {
+        match self
+            .call(
+                "pin/ls",
+                &[("arg", &c), ("stream", "true")],
+                Some(self.config.request_timeout),
+                None,
+            )
+            .await
+        {
             Ok(resp) => {
                 let mut lines = Box::pin(self.lines("pin/ls", resp));
                 match lines.next().await {
                     Some(v) => {
                         let v = v?;
-                        Ok(IpfsPinStatus::from_type(v.get("Type").and_then(Value::as_str).unwrap_or("")))
+                        Ok(IpfsPinStatus::from_type(
+                            v.get("Type").and_then(Value::as_str).unwrap_or(""),
+                        ))
                     }
                     None => Ok(IpfsPinStatus::Unpinned),
                 }
             }
-            Err(ConnectorError::Ipfs { message, .. }) if message.contains("not pinned") => Ok(IpfsPinStatus::Unpinned),
+            Err(ConnectorError::Ipfs { message, .. }) if message.contains("not pinned") => {
+                Ok(IpfsPinStatus::Unpinned)
+            }
             Err(e) => Err(e),
         }
     }
@@ -280,21 +328,40 @@ impl IpfsConnector {
             && self.pin_ls_cid(from).await? == IpfsPinStatus::Recursive
         {
             let f = from.to_string();
-            self.call("pin/update", &[("arg", &f), ("arg", &c), ("unpin", "false")], None, None).await?;
+            self.call(
+                "pin/update",
+                &[("arg", &f), ("arg", &c), ("unpin", "false")],
+                None,
+                None,
+            )
+            .await?;
             return Ok(());
         }
-        let recursive = if mode == PinMode::Recursive { "true" } else { "false" };
+        let recursive = if mode == PinMode::Recursive {
+            "true"
+        } else {
+            "false"
+        };
         let stall = self.config.pin_timeout;
         let pinning = async {
-            let resp =
-                self.call("pin/add", &[("arg", &c), ("recursive", recursive), ("progress", "true")], None, None).await?;
+            let resp = self
+                .call(
+                    "pin/add",
+                    &[("arg", &c), ("recursive", recursive), ("progress", "true")],
+                    None,
+                    None,
+                )
+                .await?;
             let mut lines = Box::pin(self.lines("pin/add", resp));
             let mut best = 0u64;
             let mut deadline = Instant::now() + stall;
             loop {
                 let next = tokio::time::timeout_at(deadline, lines.next())
                     .await
-                    .map_err(|_| ConnectorError::Stalled { cid: *cid, after: stall })?;
+                    .map_err(|_| ConnectorError::Stalled {
+                        cid: *cid,
+                        after: stall,
+                    })?;
                 let Some(line) = next else {
                     return Err(ConnectorError::Protocol {
                         path: "pin/add".into(),
@@ -323,7 +390,15 @@ impl IpfsConnector {
             return Err(ConnectorError::UnpinDisabled);
         }
         let c = cid.to_string();
-        match self.call("pin/rm", &[("arg", &c)], Some(self.config.unpin_timeout), None).await {
+        match self
+            .call(
+                "pin/rm",
+                &[("arg", &c)],
+                Some(self.config.unpin_timeout),
+                None,
+            )
+            .await
+        {
             Ok(_) => Ok(()),
             Err(ConnectorError::Ipfs { message, .. }) if message.contains("not pinned") => Ok(()),
             Err(e) => Err(e),
@@ -333,10 +408,20 @@ impl IpfsConnector {
     /// Every recursive and direct pin of the node, streamed: `(cid, status)`.
     pub async fn pin_ls(
         &self,
-    ) -> Result<impl Stream<Item = Result<(Cid, IpfsPinStatus), ConnectorError>> + Send + 'static, ConnectorError> {
+    ) -> Result<
+        impl Stream<Item = Result<(Cid, IpfsPinStatus), ConnectorError>> + Send + 'static,
+        ConnectorError,
+    > {
         let mut streams = Vec::new();
         for t in ["recursive", "direct"] {
-            let resp = self.call("pin/ls", &[("type", t), ("stream", "true")], Some(self.config.request_timeout), None).await?;
+            let resp = self
+                .call(
+                    "pin/ls",
+                    &[("type", t), ("stream", "true")],
+                    Some(self.config.request_timeout),
+                    None,
+                )
+                .await?;
             streams.push(self.lines("pin/ls", resp));
         }
         Ok(futures::stream::iter(streams).flatten().map(|line| {
@@ -345,25 +430,49 @@ impl IpfsConnector {
                 .get("Cid")
                 .and_then(Value::as_str)
                 .and_then(|s| Cid::try_from(s).ok())
-                .ok_or_else(|| ConnectorError::Protocol { path: "pin/ls".into(), reason: format!("bad line {v}") })?;
-            Ok((cid, IpfsPinStatus::from_type(v.get("Type").and_then(Value::as_str).unwrap_or(""))))
+                .ok_or_else(|| ConnectorError::Protocol {
+                    path: "pin/ls".into(),
+                    reason: format!("bad line {v}"),
+                })?;
+            Ok((
+                cid,
+                IpfsPinStatus::from_type(v.get("Type").and_then(Value::as_str).unwrap_or("")),
+            ))
         }))
     }
 
     pub async fn repo_stat(&self) -> Result<RepoStat, ConnectorError> {
-        self.call_json("repo/stat", &[("size-only", "true")], self.config.request_timeout).await
+        self.call_json(
+            "repo/stat",
+            &[("size-only", "true")],
+            self.config.request_timeout,
+        )
+        .await
     }
 
     pub async fn repo_gc(&self) -> Result<Vec<GcKey>, ConnectorError> {
-        let resp =
-            self.call("repo/gc", &[("stream-errors", "true")], Some(self.config.repogc_timeout), None).await?;
+        let resp = self
+            .call(
+                "repo/gc",
+                &[("stream-errors", "true")],
+                Some(self.config.repogc_timeout),
+                None,
+            )
+            .await?;
         let lines: Vec<Result<Value, ConnectorError>> = self.lines("repo/gc", resp).collect().await;
         lines
             .into_iter()
             .map(|l| {
                 let v = l?;
-                let key = v.pointer("/Key/~1").and_then(Value::as_str).and_then(|s| Cid::try_from(s).ok());
-                let error = v.get("Error").and_then(Value::as_str).unwrap_or("").to_string();
+                let key = v
+                    .pointer("/Key/~1")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Cid::try_from(s).ok());
+                let error = v
+                    .get("Error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 Ok(GcKey { key, error })
             })
             .collect()
@@ -377,50 +486,91 @@ impl IpfsConnector {
                 return Ok(c);
             }
         }
-        let v: Value = self.call_json("resolve", &[("arg", path)], self.config.request_timeout).await?;
+        let v: Value = self
+            .call_json("resolve", &[("arg", path)], self.config.request_timeout)
+            .await?;
         let resolved = v.get("Path").and_then(Value::as_str).unwrap_or("");
         resolved
             .strip_prefix("/ipfs/")
             .and_then(|s| Cid::try_from(s.split('/').next().unwrap_or("")).ok())
-            .ok_or_else(|| ConnectorError::Protocol { path: "resolve".into(), reason: format!("not an immutable path: {resolved:?}") })
+            .ok_or_else(|| ConnectorError::Protocol {
+                path: "resolve".into(),
+                reason: format!("not an immutable path: {resolved:?}"),
+            })
     }
 
     /// Stores blocks with `block/put` (one multipart request); all must share the first
     /// block's CID version, codec and hash. Checks that the node computed the same CIDs.
     pub async fn block_put(&self, blocks: Vec<(Cid, Bytes)>) -> Result<(), ConnectorError> {
-        let Some((first, _)) = blocks.first() else { return Ok(()) };
+        let Some((first, _)) = blocks.first() else {
+            return Ok(());
+        };
         let codec = match first.codec() {
             0x55 => "raw",
             0x70 => "dag-pb",
             0x71 => "dag-cbor",
             0x0129 => "dag-json",
-            c => return Err(ConnectorError::Protocol { path: "block/put".into(), reason: format!("unsupported codec 0x{c:x}") }),
+            c => {
+                return Err(ConnectorError::Protocol {
+                    path: "block/put".into(),
+                    reason: format!("unsupported codec 0x{c:x}"),
+                });
+            }
         };
         let mh = match crate::ipfs::hash::HashFn::from_code(first.hash().code()) {
             Some(h) => h.name(),
-            None => return Err(ConnectorError::Protocol { path: "block/put".into(), reason: "unsupported hash".into() }),
+            None => {
+                return Err(ConnectorError::Protocol {
+                    path: "block/put".into(),
+                    reason: "unsupported hash".into(),
+                });
+            }
         };
         let v0 = first.version() == cid::Version::V0;
         let mut form = reqwest::multipart::Form::new();
         for (_, data) in &blocks {
-            form = form.part("file", reqwest::multipart::Part::stream(data.clone()).file_name(""));
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::stream(data.clone()).file_name(""),
+            );
         }
-        let mut q = vec![("mhtype", mh), ("pin", "false"), ("allow-big-block", "true")];
+        let mut q = vec![
+            ("mhtype", mh),
+            ("pin", "false"),
+            ("allow-big-block", "true"),
+        ];
         if v0 {
             q.push(("format", "v0"));
         } else {
             q.push(("cid-codec", codec));
         }
-        let resp = self.call("block/put", &q, Some(self.config.request_timeout), Some(form)).await?;
-        let answers: Vec<Result<Value, ConnectorError>> = self.lines("block/put", resp).collect().await;
+        let resp = self
+            .call(
+                "block/put",
+                &q,
+                Some(self.config.request_timeout),
+                Some(form),
+            )
+            .await?;
+        let answers: Vec<Result<Value, ConnectorError>> =
+            self.lines("block/put", resp).collect().await;
         if answers.len() != blocks.len() {
-            return Err(ConnectorError::Protocol { path: "block/put".into(), reason: format!("{} answers for {} blocks", answers.len(), blocks.len()) });
+            return Err(ConnectorError::Protocol {
+                path: "block/put".into(),
+                reason: format!("{} answers for {} blocks", answers.len(), blocks.len()),
+            });
         }
         for (answer, (cid, _)) in answers.into_iter().zip(&blocks) {
             let v = answer?;
-            let key = v.get("Key").and_then(Value::as_str).and_then(|s| Cid::try_from(s).ok());
+            let key = v
+                .get("Key")
+                .and_then(Value::as_str)
+                .and_then(|s| Cid::try_from(s).ok());
             if key.map(|k| *k.hash()) != Some(*cid.hash()) {
-                return Err(ConnectorError::Protocol { path: "block/put".into(), reason: format!("stored {v} instead of {cid}") });
+                return Err(ConnectorError::Protocol {
+                    path: "block/put".into(),
+                    reason: format!("stored {v} instead of {cid}"),
+                });
             }
         }
         Ok(())
@@ -428,28 +578,55 @@ impl IpfsConnector {
 
     pub async fn block_get(&self, cid: &Cid) -> Result<Bytes, ConnectorError> {
         let c = cid.to_string();
-        let resp = self.call("block/get", &[("arg", &c)], Some(self.config.request_timeout), None).await?;
-        resp.bytes().await.map_err(|e| self.transport_error("block/get", e, Some(self.config.request_timeout)))
+        let resp = self
+            .call(
+                "block/get",
+                &[("arg", &c)],
+                Some(self.config.request_timeout),
+                None,
+            )
+            .await?;
+        resp.bytes()
+            .await
+            .map_err(|e| self.transport_error("block/get", e, Some(self.config.request_timeout)))
     }
 
     pub async fn swarm_connect(&self, addr: &str) -> Result<(), ConnectorError> {
-        self.call("swarm/connect", &[("arg", addr)], Some(self.config.request_timeout), None).await.map(|_| ())
+        self.call(
+            "swarm/connect",
+            &[("arg", addr)],
+            Some(self.config.request_timeout),
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn swarm_peers(&self) -> Result<Vec<String>, ConnectorError> {
-        let v: Value = self.call_json("swarm/peers", &[], self.config.request_timeout).await?;
+        let v: Value = self
+            .call_json("swarm/peers", &[], self.config.request_timeout)
+            .await?;
         Ok(v.get("Peers")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|p| p.get("Peer").and_then(Value::as_str).map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.get("Peer").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
     /// A value of the node's configuration, by `/`-separated path (`Datastore/StorageMax`).
     pub async fn config_key(&self, path: &str) -> Result<Value, ConnectorError> {
-        let v: Value = self.call_json("config/show", &[], self.config.request_timeout).await?;
+        let v: Value = self
+            .call_json("config/show", &[], self.config.request_timeout)
+            .await?;
         let pointer = format!("/{}", path.trim_matches('/'));
         v.pointer(&pointer)
             .cloned()
-            .ok_or_else(|| ConnectorError::Protocol { path: "config/show".into(), reason: format!("no key {path}") })
+            .ok_or_else(|| ConnectorError::Protocol {
+                path: "config/show".into(),
+                reason: format!("no key {path}"),
+            })
     }
 }

@@ -49,7 +49,7 @@ fn node_err(e: NodeError) -> ApiError {
 }
 
 fn hash_fn(req: &RpcRequest, key: &str) -> Result<HashFn, ApiError> {
-    let name = req.string(key).unwrap_or("sha2-256");
+    let name = req.string(key)?.unwrap_or("sha2-256");
     HashFn::from_name(name)
         .ok_or_else(|| ApiError::client(format!("unrecognized multihash function: {name}")))
 }
@@ -77,7 +77,7 @@ fn block_limit(req: &RpcRequest) -> Result<usize, ApiError> {
 }
 
 pub async fn block_put(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
-    let (version, codec) = match req.string("format") {
+    let (version, codec) = match req.string("format")? {
         Some("v0") => (cid::Version::V0, hash::DAG_PB),
         Some(f) => (
             cid::Version::V1,
@@ -85,7 +85,7 @@ pub async fn block_put(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcRes
                 .ok_or_else(|| ApiError::client(format!("unrecognized format: {f}")))?,
         ),
         None => {
-            let name = req.string("cid-codec").unwrap_or("raw");
+            let name = req.string("cid-codec")?.unwrap_or("raw");
             (
                 cid::Version::V1,
                 codec_by_name(name)
@@ -99,7 +99,7 @@ pub async fn block_put(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcRes
     }
     let pin = req.bool("pin", false)?;
     let limit = block_limit(&req)?;
-    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body)?;
+    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body, "data")?;
     let _gc = node.gc_guard().await;
     let mut out = Vec::new();
     while let Some(entry) = parts.next_entry().await? {
@@ -174,8 +174,8 @@ pub async fn block_rm(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let cids = (0..req.args.len())
         .map(|i| cid_arg(req, i, "cid"))
         .collect::<Result<Vec<_>, _>>()?;
-    let force = req.bool_any(&["force", "f"], false)?;
-    let quiet = req.bool_any(&["quiet", "q"], false)?;
+    let force = req.bool(["force", "f"], false)?;
+    let quiet = req.bool(["quiet", "q"], false)?;
     let results = node.remove_blocks(cids, force).await;
     ndjson_from(move |tx: Emitter| async move {
         for (cid, err) in results {
@@ -227,16 +227,16 @@ pub async fn refs(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
         v
     };
     let deadline = deadline_after(req.timeout()?);
-    let recursive = req.bool_any(&["recursive", "r"], false)?;
-    let unique = req.bool_any(&["unique", "u"], false)?;
-    let edges = req.bool_any(&["edges", "e"], false)?;
-    let format = req.string("format").map(str::to_owned);
+    let recursive = req.bool(["recursive", "r"], false)?;
+    let unique = req.bool(["unique", "u"], false)?;
+    let edges = req.bool(["edges", "e"], false)?;
+    let format = req.string("format")?.map(str::to_owned);
     if edges && format.is_some() {
         return Err(ApiError::client(
             "using format argument with edges is not allowed",
         ));
     }
-    let max_depth = match req.int("max-depth")? {
+    let max_depth = match req.int64("max-depth")? {
         Some(d) => d,
         None if recursive => -1,
         None => 1,
@@ -350,7 +350,7 @@ fn block_to_ipld(cid: &Cid, data: &[u8]) -> Result<Ipld, ApiError> {
 pub async fn dag_get(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let (root, segs) = parse_path(req.arg(0, "ref")?)?;
     let deadline = deadline_after(req.timeout()?);
-    let output = req.string("output-codec").unwrap_or("dag-json").to_owned();
+    let output = req.string("output-codec")?.unwrap_or("dag-json").to_owned();
     let mut cid = root;
     let mut value = block_to_ipld(
         &cid,
@@ -398,8 +398,8 @@ pub async fn dag_get(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
 }
 
 pub async fn dag_put(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
-    let store = req.string("store-codec").unwrap_or("dag-cbor").to_owned();
-    let input_codec = req.string("input-codec").unwrap_or("dag-json").to_owned();
+    let store = req.string("store-codec")?.unwrap_or("dag-cbor").to_owned();
+    let input_codec = req.string("input-codec")?.unwrap_or("dag-json").to_owned();
     let hash = hash_fn(&req, "hash")?;
     let pin = req.bool("pin", false)?;
     let limit = block_limit(&req)?;
@@ -411,7 +411,7 @@ pub async fn dag_put(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResul
             )));
         }
     };
-    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body)?;
+    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body, "object data")?;
     let _gc = node.gc_guard().await;
     let mut cids = Vec::new();
     while let Some(entry) = parts.next_entry().await? {
@@ -504,7 +504,7 @@ pub async fn dag_import(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcRe
     let pin_roots = req.bool("pin-roots", true)?;
     let stats = req.bool("stats", false)?;
     let limit = block_limit(&req)?;
-    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body)?;
+    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body, "path")?;
     let gc = node.gc_guard().await;
     let mut roots = Vec::new();
     let (mut count, mut bytes) = (0u64, 0u64);

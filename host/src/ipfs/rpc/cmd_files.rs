@@ -104,13 +104,13 @@ pub async fn resolve(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
 
 pub async fn cat(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let path = req.arg(0, "ipfs-path")?.to_owned();
-    let offset = req.int("offset")?.unwrap_or(0);
+    let offset = req.int64("offset")?.unwrap_or(0);
     if offset < 0 {
         return Err(ApiError::normal(format!(
             "cannot specify negative offset: {offset}"
         )));
     }
-    let length = req.int("length")?;
+    let length = req.int64("length")?;
     if let Some(l) = length
         && l < 0
     {
@@ -277,14 +277,14 @@ fn metadata(
     mtime: Option<(i64, Option<u32>)>,
 ) -> Result<Metadata, ApiError> {
     let req_mode =
-        match req.string("mode") {
+        match req.string("mode")? {
             Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| {
                 ApiError::client(format!("invalid mode {m:?}: not an octal number"))
             })?),
             None => None,
         };
-    let req_mtime = match req.int("mtime")? {
-        Some(secs) => Some((secs, req.uint("mtime-nsecs")?.map(|n| n as u32))),
+    let req_mtime = match req.int64("mtime")? {
+        Some(secs) => Some((secs, req.uint("mtime-nsecs")?)),
         None => None,
     };
     Ok(Metadata {
@@ -299,37 +299,36 @@ pub async fn add(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
             "nocopy (filestore) is not supported by the embedded node",
         ));
     }
-    if req.string("to-files").is_some() {
+    if req.string("to-files")?.is_some() {
         return Err(ApiError::client(
             "to-files (MFS) is not supported by the embedded node",
         ));
     }
-    let cid_version = req.int("cid-version")?.map(|v| v as u32);
-    let raw_leaves = match req.string("raw-leaves") {
+    let cid_version = req.uint("cid-version")?;
+    let raw_leaves = match req.string("raw-leaves")? {
         Some(_) => Some(req.bool("raw-leaves", false)?),
         None => None,
     };
-    let trickle =
-        req.bool_any(&["trickle", "t"], false)? || req.string("layout") == Some("trickle");
+    let trickle = req.bool(["trickle", "t"], false)? || req.string("layout")? == Some("trickle");
     let opts = ImportOptions::resolve(
         cid_version,
         raw_leaves,
-        req.string("chunker"),
+        req.string("chunker")?,
         trickle,
-        req.string("hash"),
+        req.string("hash")?,
     )
     .map_err(|e| ApiError::client(e.to_string()))?;
     let settings = AddSettings {
         opts,
-        only_hash: req.bool_any(&["only-hash", "n"], false)?,
-        wrap: req.bool_any(&["wrap-with-directory", "w"], false)?,
-        progress: req.bool_any(&["progress", "p"], false)?,
+        only_hash: req.bool(["only-hash", "n"], false)?,
+        wrap: req.bool(["wrap-with-directory", "w"], false)?,
+        progress: req.bool(["progress", "p"], false)?,
     };
     let pin = req.bool("pin", true)? && !settings.only_hash;
-    let pin_name = req.string("pin-name").unwrap_or("").to_owned();
-    let quieter = req.bool_any(&["quieter", "Q"], false)?;
+    let pin_name = req.string("pin-name")?.unwrap_or("").to_owned();
+    let quieter = req.bool(["quieter", "Q"], false)?;
     let silent = req.bool("silent", false)?;
-    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body)?;
+    let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body, "path")?;
     // check request-level metadata once, before any work
     metadata(&req, None, None)?;
 

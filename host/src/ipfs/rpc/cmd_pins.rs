@@ -55,9 +55,9 @@ fn pins_json(cids: &[Cid]) -> Value {
 
 pub async fn pin_add(node: Arc<Node>, req: RpcRequest) -> RpcResult {
     let deadline = deadline_after(req.timeout()?);
-    let recursive = req.bool_any(&["recursive", "r"], true)?;
+    let recursive = req.bool(["recursive", "r"], true)?;
     let progress = req.bool("progress", false)?;
-    let name = req.string("name").unwrap_or("").to_owned();
+    let name = req.string("name")?.unwrap_or("").to_owned();
     let cids = resolve_args(&node, &req, deadline).await?;
     let mode = if recursive {
         PinMode::Recursive
@@ -108,7 +108,7 @@ pub async fn pin_add(node: Arc<Node>, req: RpcRequest) -> RpcResult {
 }
 
 pub async fn pin_rm(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
-    let recursive = req.bool_any(&["recursive", "r"], true)?;
+    let recursive = req.bool(["recursive", "r"], true)?;
     let cids = resolve_args(&node, req, deadline_after(req.timeout()?)).await?;
     node.pin_rm(&cids, recursive)
         .await
@@ -145,11 +145,7 @@ fn pin_line(p: &ListedPin, names: bool, stream: bool) -> (String, Value) {
 }
 
 pub async fn pin_ls(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
-    let kind = req
-        .string("type")
-        .or(req.string("t"))
-        .unwrap_or("all")
-        .to_owned();
+    let kind = req.string(["type", "t"])?.unwrap_or("all").to_owned();
     let filter = match kind.as_str() {
         "all" => PinFilter {
             recursive: true,
@@ -238,7 +234,7 @@ pub fn repo_stat(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
 
 pub async fn repo_gc(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let stream_errors = req.bool("stream-errors", false)?;
-    let quiet = req.bool_any(&["quiet", "q"], false)?;
+    let quiet = req.bool(["quiet", "q"], false)?;
     ndjson_from(move |tx: Emitter| async move {
         let (removed, problems) = match node.gc().await {
             Ok(r) => r,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -25,7 +25,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::error::ApiError;
+use super::error::{ApiError, StreamKind, client_accepts_trailers, stream_response};
 use super::request::RpcRequest;
 use super::{cmd_blocks, cmd_files, cmd_node, cmd_pins};
 use crate::ipfs::node::Node;
@@ -45,53 +45,59 @@ pub async fn serve(
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/api/v0/{*command}", axum::routing::any(dispatch))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
+        .fallback(|| async { ApiError::not_found() })
         .with_state(node)
 }
 
 async fn dispatch(State(node): State<Arc<Node>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let req = match RpcRequest::parse(parts.uri.path(), parts.uri.query()) {
+    let req = match RpcRequest::from_uri(&parts.uri) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     if parts.method != Method::POST {
-        return ApiError::method_not_allowed(&parts.method).into_response();
+        return ApiError::method_not_allowed().into_response();
     }
+    let trailers = client_accepts_trailers(&parts.headers);
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let input = Input { content_type, body };
-    let result = match req.command.as_str() {
-        "id" => cmd_node::id(&node, &req),
-        "version" => cmd_node::version(&req),
-        "config/show" => cmd_node::config_show(&node),
-        "swarm/peers" => cmd_node::swarm_peers(&req),
-        "swarm/connect" => cmd_node::swarm_connect(&req),
-        "add" => cmd_files::add(node, req, input).await,
-        "cat" => cmd_files::cat(node, &req).await,
-        "resolve" => cmd_files::resolve(node, &req).await,
-        "block/put" => cmd_blocks::block_put(node, req, input).await,
-        "block/get" => cmd_blocks::block_get(node, &req).await,
-        "block/stat" => cmd_blocks::block_stat(node, &req).await,
-        "block/rm" => cmd_blocks::block_rm(node, &req).await,
-        "refs" => cmd_blocks::refs(node, &req).await,
-        "refs/local" => cmd_blocks::refs_local(node).await,
-        "dag/put" => cmd_blocks::dag_put(node, req, input).await,
-        "dag/get" => cmd_blocks::dag_get(node, &req).await,
-        "dag/export" => cmd_blocks::dag_export(node, &req).await,
-        "dag/import" => cmd_blocks::dag_import(node, req, input).await,
-        "pin/add" => cmd_pins::pin_add(node, req).await,
-        "pin/rm" => cmd_pins::pin_rm(node, &req).await,
-        "pin/ls" => cmd_pins::pin_ls(node, &req).await,
-        "pin/update" => cmd_pins::pin_update(node, &req).await,
-        "repo/stat" => cmd_pins::repo_stat(node, &req),
-        "repo/gc" => cmd_pins::repo_gc(node, &req).await,
-        _ => Err(ApiError::unknown_command(&req.command)),
+    let handling = async move {
+        match req.command.as_str() {
+            "id" => cmd_node::id(&node, &req),
+            "version" => cmd_node::version(&req),
+            "config/show" => cmd_node::config_show(&node),
+            "swarm/peers" => cmd_node::swarm_peers(&req),
+            "swarm/connect" => cmd_node::swarm_connect(&req),
+            "add" => cmd_files::add(node, req, input).await,
+            "cat" => cmd_files::cat(node, &req).await,
+            "resolve" => cmd_files::resolve(node, &req).await,
+            "block/put" => cmd_blocks::block_put(node, req, input).await,
+            "block/get" => cmd_blocks::block_get(node, &req).await,
+            "block/stat" => cmd_blocks::block_stat(node, &req).await,
+            "block/rm" => cmd_blocks::block_rm(node, &req).await,
+            "refs" => cmd_blocks::refs(node, &req).await,
+            "refs/local" => cmd_blocks::refs_local(node).await,
+            "dag/put" => cmd_blocks::dag_put(node, req, input).await,
+            "dag/get" => cmd_blocks::dag_get(node, &req).await,
+            "dag/export" => cmd_blocks::dag_export(node, &req).await,
+            "dag/import" => cmd_blocks::dag_import(node, req, input).await,
+            "pin/add" => cmd_pins::pin_add(node, req).await,
+            "pin/rm" => cmd_pins::pin_rm(node, &req).await,
+            "pin/ls" => cmd_pins::pin_ls(node, &req).await,
+            "pin/update" => cmd_pins::pin_update(node, &req).await,
+            "repo/stat" => cmd_pins::repo_stat(node, &req),
+            "repo/gc" => cmd_pins::repo_gc(node, &req).await,
+            _ => Err(ApiError::not_found()),
+        }
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    ACCEPTS_TRAILERS
+        .scope(trailers, handling)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The request body and its content type, for commands that read one.
@@ -116,6 +122,16 @@ pub fn json<T: Serialize>(value: &T) -> RpcResult {
         .into_response())
 }
 
+tokio::task_local! {
+    /// Whether the client of the request being served sent `TE: trailers`: hyper sends the
+    /// `X-Stream-Error` trailer only then (otherwise a mid-stream failure aborts the body).
+    static ACCEPTS_TRAILERS: bool;
+}
+
+fn accepts_trailers() -> bool {
+    ACCEPTS_TRAILERS.try_with(|v| *v).unwrap_or(false)
+}
+
 /// Raw bytes (`cat`, `block/get`, `dag/export`) with Kubo's stream headers. A failure before
 /// the first chunk is an ordinary error response; after it, the `X-Stream-Error` trailer.
 pub async fn bytes_stream(
@@ -123,46 +139,39 @@ pub async fn bytes_stream(
     content_length: Option<u64>,
     rx: mpsc::Receiver<Result<Bytes, ApiError>>,
 ) -> RpcResult {
-    let mut resp = stream_after_first(rx, Ok).await?;
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert("X-Stream-Output", HeaderValue::from_static("1"));
-    if let Some(len) = content_length {
-        h.insert("X-Content-Length", HeaderValue::from(len));
+    let chunks = receiver_stream(rx);
+    let mut resp = stream_response(StreamKind::Raw, content_type, accepts_trailers(), chunks).await;
+    if let Some(len) = content_length
+        && resp.status().is_success()
+    {
+        resp.headers_mut()
+            .insert("X-Content-Length", HeaderValue::from(len));
     }
     Ok(resp)
 }
 
 /// Newline-delimited JSON values with Kubo's channel headers; errors as in [`bytes_stream`].
 pub async fn ndjson_stream(rx: mpsc::Receiver<Result<serde_json::Value, ApiError>>) -> RpcResult {
-    let mut resp = stream_after_first(rx, |v| {
-        let mut line = serde_json::to_vec(&v).expect("JSON values serialize");
-        line.push(b'\n');
-        Ok(Bytes::from(line))
-    })
-    .await?;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert("X-Chunked-Output", HeaderValue::from_static("1"));
-    Ok(resp)
+    let lines = receiver_stream(rx).map(|item| {
+        item.map(|v| {
+            let mut line = serde_json::to_vec(&v).expect("JSON values serialize");
+            line.push(b'\n');
+            Bytes::from(line)
+        })
+    });
+    Ok(stream_response(
+        StreamKind::Chunked,
+        "application/json",
+        accepts_trailers(),
+        lines,
+    )
+    .await)
 }
 
-async fn stream_after_first<T: Send + 'static>(
-    mut rx: mpsc::Receiver<Result<T, ApiError>>,
-    encode: fn(T) -> Result<Bytes, ApiError>,
-) -> RpcResult {
-    let first = match rx.recv().await {
-        None => None,
-        Some(Err(e)) => return Err(e),
-        Some(Ok(v)) => Some(encode(v)),
-    };
-    let rest =
-        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(move |item| item.and_then(encode));
-    let all = futures::stream::iter(first).chain(rest);
-    Ok(super::error::stream_body(all).into_response())
+fn receiver_stream<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// A sender for streamed values; sending fails quietly when the client went away.
