@@ -26,7 +26,6 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -65,7 +64,7 @@ pub enum NodeError {
     Fetch(#[from] FetchError),
     #[error("failed to fetch block {cid}: context deadline exceeded")]
     Timeout { cid: Cid },
-    #[error("block {0} not found locally")]
+    #[error("block was not found locally (offline): ipld: could not find {0}")]
     NotFound(Cid),
     #[error("cannot decode block {cid}: {reason}")]
     Decode { cid: Cid, reason: String },
@@ -746,11 +745,6 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<(), NodeError> {
     f.write_all(data).map_err(repo_err(&tmp))?;
     f.sync_all().map_err(repo_err(&tmp))?;
     fs::rename(&tmp, path).map_err(repo_err(path))
-}
-
-/// A deadline `d` from now, as the request's `timeout` option gives it.
-pub fn deadline_after(d: Option<Duration>) -> Option<Instant> {
-    d.map(|d| Instant::now() + d)
 }
 
 #[cfg(test)]

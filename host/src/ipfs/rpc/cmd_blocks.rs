@@ -26,7 +26,7 @@ use super::server::{Emitter, Input, RpcResult, bytes_stream, json, ndjson_from};
 use crate::ipfs::car;
 use crate::ipfs::dagpb::PbNode;
 use crate::ipfs::hash::{self, HashFn};
-use crate::ipfs::node::{Node, NodeError, deadline_after};
+use crate::ipfs::node::{Node, NodeError};
 use crate::ipfs::pins::PinMode;
 
 /// Kubo's limit for a block that can be exchanged with other peers.
@@ -150,7 +150,7 @@ fn cid_arg(req: &RpcRequest, i: usize, name: &str) -> Result<Cid, ApiError> {
 pub async fn block_get(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let cid = cid_arg(req, 0, "cid")?;
     let data = node
-        .get_block(&cid, deadline_after(req.timeout()?))
+        .get_block(&cid, req.deadline()?)
         .await
         .map_err(node_err)?;
     let (tx, rx) = mpsc::channel(1);
@@ -163,7 +163,7 @@ pub async fn block_get(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
 pub async fn block_stat(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let cid = cid_arg(req, 0, "cid")?;
     let data = node
-        .get_block(&cid, deadline_after(req.timeout()?))
+        .get_block(&cid, req.deadline()?)
         .await
         .map_err(node_err)?;
     json(&json!({ "Key": cid.to_string(), "Size": data.len() }))
@@ -226,7 +226,7 @@ pub async fn refs(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
         }
         v
     };
-    let deadline = deadline_after(req.timeout()?);
+    let deadline = req.deadline()?;
     let recursive = req.bool(["recursive", "r"], false)?;
     let unique = req.bool(["unique", "u"], false)?;
     let edges = req.bool(["edges", "e"], false)?;
@@ -349,7 +349,7 @@ fn block_to_ipld(cid: &Cid, data: &[u8]) -> Result<Ipld, ApiError> {
 
 pub async fn dag_get(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let (root, segs) = parse_path(req.arg(0, "ref")?)?;
-    let deadline = deadline_after(req.timeout()?);
+    let deadline = req.deadline()?;
     let output = req.string("output-codec")?.unwrap_or("dag-json").to_owned();
     let mut cid = root;
     let mut value = block_to_ipld(
@@ -473,7 +473,7 @@ pub async fn dag_put(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResul
 
 pub async fn dag_export(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let root = cid_arg(req, 0, "root")?;
-    let deadline = deadline_after(req.timeout()?);
+    let deadline = req.deadline()?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, ApiError>>(8);
     tokio::spawn(async move {
         if tx

@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::multipart::{EntryKind, MultipartReader};
 use super::request::RpcRequest;
 use super::server::{Emitter, Input, RpcResult, bytes_stream, json, ndjson_from};
-use crate::ipfs::node::{Node, NodeError, deadline_after};
+use crate::ipfs::node::{Node, NodeError};
 use crate::ipfs::pins::PinMode;
 use crate::ipfs::unixfs::dir::DirBuilder;
 use crate::ipfs::unixfs::file::{FileImporter, ImportOptions, Metadata};
@@ -43,7 +43,8 @@ impl BlockSource for FetchingSource {
     }
 }
 
-/// Splits `/ipfs/<cid>/a/b`, `/ipld/<cid>/a`, `<cid>/a/b` into the CID and the segments.
+/// Splits `/ipfs/<cid>/a/b`, `/ipld/<cid>/a`, `<cid>/a/b` or a bare CID into the CID and the
+/// segments, with boxo's error messages (`invalid path "x": …`).
 pub fn parse_path(path: &str) -> Result<(Cid, Vec<String>), ApiError> {
     let invalid = |why: &str| ApiError::normal(format!("invalid path {path:?}: {why}"));
     let rest = if let Some(r) = path
@@ -56,15 +57,20 @@ pub fn parse_path(path: &str) -> Result<(Cid, Vec<String>), ApiError> {
             "{path}: IPNS names cannot be resolved by the embedded node"
         )));
     } else if path.starts_with('/') {
-        return Err(invalid("path does not begin with '/ipfs/' or '/ipld/'"));
+        return Err(invalid("path does not have enough components"));
     } else {
+        // Kubo's PathOrCidPath: a bare CID (optionally followed by a path), else the path error
+        let first = path.split('/').next().unwrap_or("");
+        if Cid::try_from(first).is_err() {
+            return Err(invalid("path does not have enough components"));
+        }
         path
     };
     let mut segs = rest.split('/').filter(|s| !s.is_empty());
     let first = segs
         .next()
         .ok_or_else(|| invalid("path does not have enough components"))?;
-    let cid = Cid::try_from(first).map_err(|e| invalid(&e.to_string()))?;
+    let cid = Cid::try_from(first).map_err(|e| invalid(&format!("invalid cid: {e}")))?;
     Ok((cid, segs.map(str::to_owned).collect()))
 }
 
@@ -96,7 +102,7 @@ pub async fn resolve(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let src = FetchingSource {
         node,
         rt: tokio::runtime::Handle::current(),
-        deadline: deadline_after(req.timeout()?),
+        deadline: req.deadline()?,
     };
     let cid = blocking(move || resolve_blocking(&src, &path)).await?;
     json(&json!({ "Path": format!("/ipfs/{cid}") }))
@@ -122,7 +128,7 @@ pub async fn cat(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let src = FetchingSource {
         node,
         rt: tokio::runtime::Handle::current(),
-        deadline: deadline_after(req.timeout()?),
+        deadline: req.deadline()?,
     };
     let (tx, rx) = mpsc::channel::<Result<Bytes, ApiError>>(4);
     let (len_tx, len_rx) = tokio::sync::oneshot::channel();

@@ -36,9 +36,20 @@ pub fn version(_req: &RpcRequest) -> RpcResult {
         "Version": KUBO_VERSION,
         "Commit": "",
         "Repo": "16",
-        "System": format!("{}/{}", std::env::consts::ARCH, std::env::consts::OS),
+        "System": format!("{}/{}", go_arch(), std::env::consts::OS),
         "Golang": AGENT_VERSION,
     }))
+}
+
+/// Go's name for the CPU architecture (`GOARCH`), which Kubo reports.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64",
+        other => other,
+    }
 }
 
 pub fn config_show(node: &Arc<Node>) -> RpcResult {

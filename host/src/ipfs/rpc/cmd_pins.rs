@@ -14,7 +14,7 @@ use super::cmd_files::{FetchingSource, parse_path};
 use super::error::ApiError;
 use super::request::RpcRequest;
 use super::server::{Emitter, RpcResult, json, ndjson_from};
-use crate::ipfs::node::{ListedPin, Node, PinFilter, deadline_after};
+use crate::ipfs::node::{ListedPin, Node, PinFilter};
 use crate::ipfs::pins::PinMode;
 use crate::ipfs::unixfs::reader;
 
@@ -54,7 +54,7 @@ fn pins_json(cids: &[Cid]) -> Value {
 }
 
 pub async fn pin_add(node: Arc<Node>, req: RpcRequest) -> RpcResult {
-    let deadline = deadline_after(req.timeout()?);
+    let deadline = req.deadline()?;
     let recursive = req.bool(["recursive", "r"], true)?;
     let progress = req.bool("progress", false)?;
     let name = req.string("name")?.unwrap_or("").to_owned();
@@ -109,7 +109,7 @@ pub async fn pin_add(node: Arc<Node>, req: RpcRequest) -> RpcResult {
 
 pub async fn pin_rm(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     let recursive = req.bool(["recursive", "r"], true)?;
-    let cids = resolve_args(&node, req, deadline_after(req.timeout()?)).await?;
+    let cids = resolve_args(&node, req, req.deadline()?).await?;
     node.pin_rm(&cids, recursive)
         .await
         .map_err(|e| ApiError::normal(e.to_string()))?;
@@ -117,7 +117,7 @@ pub async fn pin_rm(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
 }
 
 pub async fn pin_update(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
-    let deadline = deadline_after(req.timeout()?);
+    let deadline = req.deadline()?;
     let from = parse_path(req.arg(0, "from-path")?)?.0;
     let to = parse_path(req.arg(1, "to-path")?)?.0;
     let unpin = req.bool("unpin", true)?;
@@ -132,7 +132,7 @@ fn pin_line(p: &ListedPin, names: bool, stream: bool) -> (String, Value) {
     if stream {
         o.insert("Cid".into(), Value::String(p.cid.to_string()));
     }
-    let kind = if p.kind == "indirect" && !p.name.is_empty() && !stream {
+    let kind = if p.kind == "indirect" && !p.name.is_empty() {
         format!("indirect through {}", p.name)
     } else {
         p.kind.to_string()
@@ -173,7 +173,9 @@ pub async fn pin_ls(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
             )));
         }
     };
-    let names = req.bool("names", false)?;
+    // `name` filters by a substring of the pin name and implies `names`
+    let name_filter = req.string("name")?.map(str::to_owned);
+    let names = req.bool("names", false)? || name_filter.is_some();
     let stream = req.bool("stream", false)?;
     let listed: Vec<ListedPin> = if req.args.is_empty() {
         let n = node.clone();
@@ -182,7 +184,7 @@ pub async fn pin_ls(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
             .map_err(|e| ApiError::normal(e.to_string()))?
             .map_err(|e| ApiError::normal(e.to_string()))?
     } else {
-        let cids = resolve_args(&node, req, deadline_after(req.timeout()?)).await?;
+        let cids = resolve_args(&node, req, req.deadline()?).await?;
         let mut out = Vec::new();
         for (cid, arg) in cids.into_iter().zip(&req.args) {
             let n = node.clone();
@@ -202,6 +204,13 @@ pub async fn pin_ls(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
             }
         }
         out
+    };
+    let listed: Vec<ListedPin> = match &name_filter {
+        Some(f) => listed
+            .into_iter()
+            .filter(|p| p.kind != "indirect" && p.name.contains(f.as_str()))
+            .collect(),
+        None => listed,
     };
     if stream {
         return ndjson_from(move |tx: Emitter| async move {

@@ -318,6 +318,15 @@ impl RpcRequest {
     /// Absent gives `None`. Malformed gives 400 with Go's `time.ParseDuration` message.
     /// Negative values and `0` give `Some(Duration::ZERO)`, which means "already expired"
     /// (Kubo's `context.WithTimeout` with a non-positive duration).
+    /// When block fetches for this request must give up: after the global `timeout` option,
+    /// or at once (local blocks only) with Kubo's global `offline` option; `None` = no limit.
+    pub fn deadline(&self) -> Result<Option<tokio::time::Instant>, ApiError> {
+        if self.bool("offline", false)? {
+            return Ok(Some(tokio::time::Instant::now()));
+        }
+        Ok(self.timeout()?.map(|d| tokio::time::Instant::now() + d))
+    }
+
     pub fn timeout(&self) -> Result<Option<Duration>, ApiError> {
         match self.single(&["timeout"])? {
             None => Ok(None),
