@@ -1,1 +1,7 @@
+//! Pinfold: an IPFS Cluster peer in Rust.
+//!
+//! One module per component (see DESIGN.md).
+
+pub mod config;
 pub mod ipfs;
+pub mod types;

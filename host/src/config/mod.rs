@@ -1,0 +1,3 @@
+//! Configuration (being written): Go duration strings for now.
+
+pub mod duration;
