@@ -43,7 +43,8 @@ use super::error::ConfigError;
 use super::identity::PrivateKey;
 use super::json::{parse_multiaddr, parse_peer_id};
 use super::secret::{BasicAuthCredentials, ClusterSecret};
-use super::service::{DiskMetricType, ServiceConfig, StorageSize, parse_metric_type};
+use super::sections::{DiskMetricType, StorageSize, parse_metric_type};
+use super::service::ServiceConfig;
 
 /// The environment: a lookup function (`&process_env` for the real one, a closure over a map
 /// in tests).

@@ -239,7 +239,11 @@ impl ConfigFolder {
     pub fn load_identity(&self, env: Env<'_>) -> Result<(Identity, Vec<String>), ConfigError> {
         let path = self.identity_json();
         if path.exists() {
-            return Ok((Identity::load(&path, env)?, vec![]));
+            let warnings = loose_mode_warning(&path).into_iter().collect();
+            for w in &warnings {
+                tracing::warn!("{w}");
+            }
+            return Ok((Identity::load(&path, env)?, warnings));
         }
         let service = self.service_json();
         let legacy = if service.exists() {
@@ -316,6 +320,18 @@ fn p2p_id(addr: &Multiaddr) -> Option<PeerId> {
             }
         })
         .last()
+}
+
+/// A warning when `path` (holding a secret or a private key) is readable or writable by other
+/// users; Pinfold still loads it (Go does not check at all).
+pub(crate) fn loose_mode_warning(path: &Path) -> Option<String> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} has mode {mode:04o}: other users may read the secrets it holds (chmod 600 it)",
+            path.display()
+        )
+    })
 }
 
 /// Creates `dir` (and missing parents) with mode 0700; an existing folder is left as it is.

@@ -5,7 +5,7 @@
 //! | file | here |
 //! |---|---|
 //! | `service.json` | [`ServiceConfig`] (`service.rs`): typed sections, Go's keys, order, defaults |
-//! | `CLUSTER_*` variables | [`env`] (`env.rs`): one table row per variable, applied after the file |
+//! | `CLUSTER_*` variables | [`mod@env`] (`env.rs`): one table row per variable, applied after the file |
 //! | `identity.json` | [`Identity`] (`identity.rs`): peer ID + Ed25519 key, checked to match |
 //! | `peerstore`, `init` | [`ConfigFolder`] (`folder.rs`): init, load, atomic 0600 writes |
 //! | `cluster.lock` | [`FolderLock`] (`lock.rs`): one daemon per folder |
@@ -30,6 +30,7 @@ mod identity;
 mod json;
 mod lock;
 mod secret;
+mod sections;
 mod service;
 #[cfg(test)]
 mod tests;

@@ -1202,6 +1202,17 @@ fn load_errors_name_the_file() {
         )
     );
     assert_eq!(e.key(), Some("cluster.replication_factor_min"));
+    // Loose permissions: loaded, with a warning.
+    std::fs::write(&path, with(json!({}))).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loaded = ServiceConfig::load(&path, &no_env).unwrap();
+    assert_eq!(
+        loaded.warnings,
+        vec![format!(
+            "{} has mode 0644: other users may read the secrets it holds (chmod 600 it)",
+            path.display()
+        )]
+    );
     std::fs::write(&path, "{ nope").unwrap();
     let e = ServiceConfig::load(&path, &no_env).unwrap_err().to_string();
     assert!(
