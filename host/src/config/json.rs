@@ -45,7 +45,11 @@ impl<'a> Obj<'a> {
                 seen: BTreeSet::new(),
             }),
             other => Err(ConfigError::invalid(
-                path,
+                if path.is_empty() {
+                    "(top level)".to_string()
+                } else {
+                    path
+                },
                 format!("must be a JSON object, found {}", kind(other)),
             )),
         }

@@ -596,6 +596,22 @@ impl RestApiConfig {
         }
     }
 
+    /// The TLS certificate and key files, resolved against `folder`, if TLS is configured.
+    pub fn tls_files(&self, folder: &Path) -> Option<(PathBuf, PathBuf)> {
+        if self.ssl_cert_file.is_empty() || self.ssl_key_file.is_empty() {
+            return None;
+        }
+        Some((
+            in_folder(folder, &self.ssl_cert_file),
+            in_folder(folder, &self.ssl_key_file),
+        ))
+    }
+
+    /// The access-log file resolved against `folder`; `None` = log through `tracing`.
+    pub fn http_log_path(&self, folder: &Path) -> Option<PathBuf> {
+        (!self.http_log_file.is_empty()).then(|| in_folder(folder, &self.http_log_file))
+    }
+
     pub(super) fn read(o: &mut Obj<'_>, a: &mut RestApiConfig) -> Result<(), ConfigError> {
         let mut listen = vec![];
         o.read("http_listen_multiaddress", &mut listen)?;
@@ -750,6 +766,11 @@ impl Default for IpfsProxyConfig {
 }
 
 impl IpfsProxyConfig {
+    /// The access-log file resolved against `folder`; `None` = log through `tracing`.
+    pub fn log_path(&self, folder: &Path) -> Option<PathBuf> {
+        (!self.log_file.is_empty()).then(|| in_folder(folder, &self.log_file))
+    }
+
     pub(super) fn read(o: &mut Obj<'_>, p: &mut IpfsProxyConfig) -> Result<(), ConfigError> {
         let mut listen = vec![];
         o.read("listen_multiaddress", &mut listen)?;
@@ -906,12 +927,8 @@ impl EmbeddedNodeConfig {
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let mut it = self.api_listen_multiaddress.iter();
-        let loopback = match (it.next(), it.next(), it.next()) {
-            (Some(Protocol::Ip4(ip)), Some(Protocol::Tcp(_)), None) => ip.is_loopback(),
-            (Some(Protocol::Ip6(ip)), Some(Protocol::Tcp(_)), None) => ip.is_loopback(),
-            _ => false,
-        };
-        if !loopback {
+        let tcp = matches!((it.nth(1), it.next()), (Some(Protocol::Tcp(_)), None));
+        if !(tcp && is_loopback(&self.api_listen_multiaddress)) {
             return Err(ConfigError::invalid(
                 "ipfs_node.embedded.api_listen_multiaddress",
                 format!(
@@ -1305,6 +1322,22 @@ pub(super) fn max_header_bytes(n: usize, key: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `addr` starts with a loopback IP (`/ip4/127.x`, `/ip6/::1`) or is a unix socket.
+pub(super) fn is_loopback(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+        Some(Protocol::Unix(_)) => true,
+        _ => false,
+    }
+}
+
+/// A file name of the configuration resolved against the configuration folder (absolute
+/// names are kept), as Go does for TLS and log files.
+pub(super) fn in_folder(folder: &Path, file: &str) -> PathBuf {
+    folder.join(file)
 }
 
 /// The host name, IPFS Cluster's default peer name ("" if it cannot be read).

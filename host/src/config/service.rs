@@ -51,7 +51,7 @@ use super::error::ConfigError;
 use super::json::Obj;
 use super::secret::{self, ClusterSecret};
 pub use super::sections::*;
-use super::sections::{nonzero, positive};
+use super::sections::{is_loopback, nonzero, positive};
 
 /// The whole `service.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -456,6 +456,29 @@ impl ServiceConfig {
                 ));
             }
         }
+        for (section, api) in [
+            ("api.restapi", &self.api.restapi),
+            ("api.pinsvcapi", &self.api.pinsvcapi),
+        ] {
+            let Some(api) = api else { continue };
+            if api.basic_auth_credentials.is_none()
+                && let Some(a) = api
+                    .http_listen_multiaddress
+                    .iter()
+                    .find(|a| !is_loopback(a))
+            {
+                w.push(format!(
+                    "{section} listens on {a} without basic_auth_credentials: anyone who can reach it controls the cluster"
+                ));
+            }
+        }
+        if let Some(p) = &self.api.ipfsproxy
+            && let Some(a) = p.listen_multiaddress.iter().find(|a| !is_loopback(a))
+        {
+            w.push(format!(
+                "api.ipfsproxy listens on {a}: the IPFS proxy has no authentication; anyone who can reach it controls the cluster and the IPFS node"
+            ));
+        }
         if let Some(e) = &self.ipfs_node.embedded {
             let api = &e.api_listen_multiaddress;
             if self.ipfs_connector.ipfshttp.node_multiaddress != *api {
@@ -514,8 +537,10 @@ impl ServiceConfig {
         secret::masked(|| self.to_json())
     }
 
-    /// Writes `path` atomically with mode 0600, creating its folder with mode 0700.
+    /// Validates (as Go's `SaveJSON` does: an invalid configuration is never saved), then
+    /// writes `path` atomically with mode 0600, creating its folder with mode 0700.
     pub fn write(&self, path: &Path) -> Result<(), ConfigError> {
+        self.validate()?;
         super::folder::write_private(path, self.to_json().as_bytes())
     }
 }

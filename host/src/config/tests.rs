@@ -756,6 +756,45 @@ fn each_validation_error_names_the_key() {
 }
 
 #[test]
+fn exposed_apis_without_auth_are_warned_about() {
+    let loaded = load(json!({"api": {
+        "restapi": {"http_listen_multiaddress": "/ip4/0.0.0.0/tcp/9094"},
+        "pinsvcapi": {"http_listen_multiaddress": "/ip4/0.0.0.0/tcp/9097", "basic_auth_credentials": {"u": "p"}},
+        "ipfsproxy": {"listen_multiaddress": ["/ip4/127.0.0.1/tcp/9095", "/ip6/::/tcp/9095"]}
+    }}))
+    .unwrap();
+    assert_eq!(
+        loaded.warnings,
+        vec![
+            "api.restapi listens on /ip4/0.0.0.0/tcp/9094 without basic_auth_credentials: anyone who can reach it controls the cluster",
+            "api.ipfsproxy listens on /ip6/::/tcp/9095: the IPFS proxy has no authentication; anyone who can reach it controls the cluster and the IPFS node",
+        ]
+    );
+    let folder = Path::new("/etc/pf");
+    let mut rest = RestApiConfig::restapi_default();
+    assert_eq!(rest.tls_files(folder), None);
+    rest.ssl_cert_file = "c.pem".into();
+    rest.ssl_key_file = "/abs/k.pem".into();
+    assert_eq!(
+        rest.tls_files(folder),
+        Some((folder.join("c.pem"), "/abs/k.pem".into()))
+    );
+    assert_eq!(rest.http_log_path(folder), None);
+}
+
+#[test]
+fn an_invalid_configuration_is_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = ServiceConfig::generate();
+    c.cluster.replication_factor_min = 0;
+    let e = c.write(&dir.path().join(SERVICE_JSON)).unwrap_err();
+    assert_eq!(e.key(), Some("cluster.replication_factor_min"));
+    assert!(!dir.path().join(SERVICE_JSON).exists());
+    let e = ServiceConfig::from_json_str("[]").unwrap_err().to_string();
+    assert_eq!(e, "(top level): must be a JSON object, found a list");
+}
+
+#[test]
 fn restapi_libp2p_keys_all_or_none_and_matching() {
     let a = Identity::generate();
     let b = Identity::generate();
