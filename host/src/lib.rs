@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod ipfs;
+pub mod state;
 pub mod types;
