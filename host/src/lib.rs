@@ -3,6 +3,7 @@
 //! One module per component (see DESIGN.md).
 
 pub mod config;
+pub mod consensus;
 pub mod ipfs;
 pub mod state;
 pub mod types;

@@ -513,7 +513,7 @@ impl Iterator for PinIter<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 // The consensus writes snapshots from a view on another thread.
 const _: fn() = || {
