@@ -299,6 +299,16 @@ impl RaftStore {
         if entries.is_empty() && hs.is_none() {
             return Ok(());
         }
+        // A follower's commit index moves with every heartbeat: keep it in memory (it rides on
+        // the next append) instead of paying an fsync for a hint.
+        if entries.is_empty()
+            && let Some(hs) = hs
+            && hs.term == self.hard_state.term
+            && hs.vote == self.hard_state.vote
+        {
+            self.raise_commit(hs.commit);
+            return Ok(());
+        }
         let mut new_hs = self.hard_state.clone();
         if let Some(hs) = hs {
             new_hs.term = hs.term;
@@ -546,7 +556,7 @@ impl Storage for RaftStore {
         Ok(self.last.0)
     }
 
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         // The data is read whole: fine for the sizes a single message can carry; streaming
         // large snapshots out of band is left to the multi-peer transport.
         let s = &self.snapshot;
@@ -557,7 +567,13 @@ impl Storage for RaftStore {
                 .ok()
                 .unwrap_or_default()
         };
-        if s.index < request_index || (s.index > 0 && data.is_empty()) {
+        // raft-rs refuses a snapshot whose configuration lacks the receiver (a peer added
+        // after it was taken): make a newer one instead.
+        let c = &s.conf;
+        let knows_to = [&c.voters, &c.learners, &c.voters_outgoing, &c.learners_next]
+            .iter()
+            .any(|ids| ids.contains(&to));
+        if s.index < request_index || !knows_to || (s.index > 0 && data.is_empty()) {
             self.snapshot_wanted.store(true, Ordering::Relaxed);
             return Err(raft::Error::Store(
                 StorageError::SnapshotTemporarilyUnavailable,

@@ -477,3 +477,162 @@ async fn consensus_acknowledged_pins_survive_kill_9() {
     }
     assert!(p.state.len().unwrap() >= acked.len() as u64);
 }
+
+/// An in-process network: the transport of each peer steps the others directly.
+#[derive(Clone, Default)]
+struct Net(Arc<std::sync::Mutex<std::collections::HashMap<u64, std::sync::Weak<Consensus>>>>);
+
+struct NetTransport(Net);
+
+impl RaftTransport for NetTransport {
+    fn send(&mut self, msgs: Vec<raft::eraftpb::Message>) {
+        for m in msgs {
+            let peer = (self.0)
+                .0
+                .lock()
+                .unwrap()
+                .get(&m.to)
+                .and_then(|w| w.upgrade());
+            if let Some(c) = peer {
+                let _ = c.step(m);
+            }
+        }
+    }
+}
+
+struct NetPeer {
+    state: Arc<State>,
+    consensus: Arc<Consensus>,
+}
+
+fn start_net_peer(net: &Net, dir: &Path, id: u64, voters: &[u64], config: RaftConfig) -> NetPeer {
+    let dir = dir.join(format!("peer{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = open_state(&dir);
+    let consensus = Arc::new(
+        Consensus::start_with_transport(
+            &dir.join("raft"),
+            id,
+            voters,
+            config,
+            state.clone(),
+            Box::new(NetTransport(net.clone())),
+        )
+        .unwrap(),
+    );
+    net.0.lock().unwrap().insert(id, Arc::downgrade(&consensus));
+    NetPeer { state, consensus }
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(15), "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consensus_three_peers_in_process_replicate_forward_join_and_fail_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Net::default();
+    let config = RaftConfig {
+        heartbeat_timeout: Duration::from_millis(300),
+        election_timeout: Duration::from_millis(300),
+        snapshot_threshold: 20,
+        trailing_logs: 5,
+        snapshot_interval: Duration::ZERO,
+        network_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let mut peers: Vec<NetPeer> = (1..=3)
+        .map(|id| start_net_peer(&net, dir.path(), id, &[1, 2, 3], config.clone()))
+        .collect();
+    let leader = peers[0]
+        .consensus
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .unwrap();
+    for p in &peers {
+        let l = p
+            .consensus
+            .wait_for_leader(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(l, leader);
+        assert_eq!(p.consensus.peers(), vec![1, 2, 3]);
+    }
+    let li = (leader - 1) as usize;
+    let follower = &peers[(li + 1) % 3];
+    assert_eq!(
+        follower.consensus.log_pin(test_pin(0)).await,
+        Err(ConsensusError::NotLeader {
+            leader: Some(leader)
+        })
+    );
+    let mut follower_sub = follower.consensus.subscribe();
+
+    pin_concurrently(&peers[li].consensus, 0, 300, 16).await;
+    for p in &peers {
+        eventually("followers apply", || p.state.len().unwrap() == 300).await;
+    }
+    let mut seen = 0;
+    while follower_sub.try_recv().is_ok() {
+        seen += 1;
+    }
+    assert_eq!(seen, 300, "followers publish applied ops too");
+
+    // a fourth peer joins after the leader compacted its log: it gets a snapshot
+    let snap = peers[li].consensus.snapshot().await.unwrap();
+    assert!(
+        peers[li].consensus.log_bounds().0 > 1,
+        "leader log compacted at {snap}"
+    );
+    peers.push(start_net_peer(
+        &net,
+        dir.path(),
+        4,
+        &[1, 2, 3],
+        config.clone(),
+    ));
+    peers[li].consensus.add_voter(4).await.unwrap();
+    eventually("the new peer catches up", || {
+        peers[3].state.len().unwrap() == 300
+    })
+    .await;
+    assert_eq!(peers[3].state.get(&test_cid(7)).unwrap(), Some(test_pin(7)));
+    eventually("the new peer knows the configuration", || {
+        peers[3].consensus.peers() == vec![1, 2, 3, 4]
+    })
+    .await;
+
+    // the leader goes away: three of four voters elect another and keep writing
+    let old = peers.remove(li);
+    net.0.lock().unwrap().remove(&leader);
+    old.consensus.shutdown().await.unwrap();
+    drop(old);
+    let mut new_leader = None;
+    eventually("a new leader", || {
+        new_leader = peers
+            .iter()
+            .find(|p| p.consensus.is_leader())
+            .map(|p| p.consensus.id());
+        new_leader.is_some()
+    })
+    .await;
+    let nl = peers
+        .iter()
+        .find(|p| Some(p.consensus.id()) == new_leader)
+        .unwrap();
+    nl.consensus.log_pin(test_pin(1000)).await.unwrap();
+    nl.consensus.log_unpin(test_cid(0)).await.unwrap();
+    for p in &peers {
+        eventually("the survivors apply", || {
+            p.state.has(&test_cid(1000)).unwrap() && !p.state.has(&test_cid(0)).unwrap()
+        })
+        .await;
+    }
+    for p in &peers {
+        p.consensus.shutdown().await.unwrap();
+    }
+}
