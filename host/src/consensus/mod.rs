@@ -402,7 +402,7 @@ impl Consensus {
             ..Default::default()
         };
         cfg.validate()?;
-        let logger = slog::Logger::root(TracingDrain, slog::o!("raft_id" => node_id));
+        let logger = slog::Logger::root(TracingDrain, slog::o!()); // raft-rs adds raft_id itself
         let mut raw = RawNode::new(&cfg, store, &logger)?;
         if lone_voter {
             raw.campaign()?;
