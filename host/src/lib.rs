@@ -5,5 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod consensus;
 pub mod ipfs;
+pub mod state;
 pub mod types;
