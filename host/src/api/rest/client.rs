@@ -112,6 +112,10 @@ pub enum ClientError {
     /// error as is, not as an `api.Error`).
     #[error("{0}")]
     Decode(String),
+    /// A stream whose body broke off while being read (also not an `api.Error` in Go);
+    /// `timeout` when the configured timeout cut it.
+    #[error("{message}")]
+    Stream { message: String, timeout: bool },
     /// A problem before anything was sent: bad argument, unreadable file.
     #[error("{0}")]
     Local(String),
@@ -123,21 +127,26 @@ impl ClientError {
         match self {
             ClientError::Api { code, .. } => Some(*code),
             ClientError::Transport { .. } => Some(0),
-            ClientError::Decode(_) | ClientError::Local(_) => None,
+            ClientError::Decode(_) | ClientError::Local(_) | ClientError::Stream { .. } => None,
         }
     }
 
     /// The message without the code.
     pub fn message(&self) -> &str {
         match self {
-            ClientError::Api { message, .. } | ClientError::Transport { message, .. } => message,
+            ClientError::Api { message, .. }
+            | ClientError::Transport { message, .. }
+            | ClientError::Stream { message, .. } => message,
             ClientError::Decode(m) | ClientError::Local(m) => m,
         }
     }
 
     /// True when the request hit the configured timeout.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, ClientError::Transport { timeout: true, .. })
+        matches!(
+            self,
+            ClientError::Transport { timeout: true, .. } | ClientError::Stream { timeout: true, .. }
+        )
     }
 }
 
@@ -649,7 +658,13 @@ impl<T: FromWire> ItemStream<T> {
                     self.body = None;
                     return self.end();
                 }
-                Some(Err(e)) => return Some(Err(self.fail(transport_error("", "", &e)))),
+                Some(Err(e)) => {
+                    let (message, timeout) = match transport_error("", "", &e) {
+                        ClientError::Transport { message, timeout } => (message, timeout),
+                        other => (other.to_string(), false),
+                    };
+                    return Some(Err(self.fail(ClientError::Stream { message, timeout })));
+                }
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => self.decoder.push(&data),
                     Err(frame) => {
