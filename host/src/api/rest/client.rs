@@ -64,8 +64,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::types::{
-    AddedOutput, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinOptions,
-    PinType, Timestamp, format_rfc3339,
+    AddedOutput, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinOptions, PinType,
+    Timestamp, format_rfc3339,
 };
 
 /// Where `ipfs-cluster-ctl` looks for the API when `--host` is not given.
@@ -145,7 +145,8 @@ impl ClientError {
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
-            ClientError::Transport { timeout: true, .. } | ClientError::Stream { timeout: true, .. }
+            ClientError::Transport { timeout: true, .. }
+                | ClientError::Stream { timeout: true, .. }
         )
     }
 }
@@ -203,9 +204,7 @@ fn null_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-fn null_links<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+fn null_links<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
     let m = Option::<BTreeMap<String, Option<Vec<String>>>>::deserialize(d)?.unwrap_or_default();
     Ok(m.into_iter()
         .map(|(k, v)| (k, v.unwrap_or_default()))
@@ -348,7 +347,10 @@ fn pin_options_query(po: &PinOptions) -> BTreeMap<String, String> {
     if let Some(o) = po.origins.as_ref().filter(|o| !o.is_empty()) {
         q.insert(
             "origins".into(),
-            o.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(","),
+            o.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         );
     }
     q
@@ -417,7 +419,10 @@ impl PinTypeFilter {
 /// Turns one API multiaddress into `scheme://host:port`.
 pub fn multiaddr_to_base_url(addr: &Multiaddr, https: bool) -> Result<String, ClientError> {
     let bad = |why: &str| ClientError::Local(format!("{why}: {addr}"));
-    if addr.iter().any(|p| matches!(p, Protocol::P2p(_) | Protocol::Dnsaddr(_))) {
+    if addr
+        .iter()
+        .any(|p| matches!(p, Protocol::P2p(_) | Protocol::Dnsaddr(_)))
+    {
         return Err(ClientError::Local(format!(
             "REST over libp2p is not available yet (address {addr}); use the HTTP API address \
              (/ip4/<ip>/tcp/<port>)"
@@ -604,7 +609,11 @@ impl JsonStreamDecoder {
 
     /// Checks that nothing but whitespace is left once the body has ended.
     pub fn finish(&self) -> Result<(), String> {
-        if self.start.is_some() || self.buf[self.scan.min(self.buf.len())..].iter().any(|c| !c.is_ascii_whitespace()) {
+        if self.start.is_some()
+            || self.buf[self.scan.min(self.buf.len())..]
+                .iter()
+                .any(|c| !c.is_ascii_whitespace())
+        {
             return Err("unexpected EOF".into());
         }
         Ok(())
@@ -622,7 +631,9 @@ pub struct ItemStream<T> {
 
 impl<T> std::fmt::Debug for ItemStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ItemStream").field("done", &self.done).finish()
+        f.debug_struct("ItemStream")
+            .field("done", &self.done)
+            .finish()
     }
 }
 
@@ -775,10 +786,25 @@ impl AddSource {
 /// One entry of the upload, in the order go-ipfs-files' `MultiFileReader` writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum UploadNode {
-    File { name: String, path: PathBuf, meta: FileMeta },
-    Dir { name: String, path: PathBuf, meta: FileMeta },
-    Symlink { name: String, target: String, meta: FileMeta },
-    Web { name: String, url: String },
+    File {
+        name: String,
+        path: PathBuf,
+        meta: FileMeta,
+    },
+    Dir {
+        name: String,
+        path: PathBuf,
+        meta: FileMeta,
+    },
+    Symlink {
+        name: String,
+        target: String,
+        meta: FileMeta,
+    },
+    Web {
+        name: String,
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -894,7 +920,9 @@ impl MultipartUpload {
                 }
                 AddSource::Path(p) => {
                     if params.no_copy {
-                        return Err(ClientError::Local("nocopy option is only valid for URLs".into()));
+                        return Err(ClientError::Local(
+                            "nocopy option is only valid for URLs".into(),
+                        ));
                     }
                     let mut fpath = p.to_string_lossy().into_owned();
                     if fpath == "." {
@@ -905,7 +933,8 @@ impl MultipartUpload {
                     }
                     let fpath = clean_path(&fpath);
                     let path = PathBuf::from(&fpath);
-                    let md = fs::symlink_metadata(&path).map_err(|e| go_io_error("lstat", &path, &e))?;
+                    let md =
+                        fs::symlink_metadata(&path).map_err(|e| go_io_error("lstat", &path, &e))?;
                     if md.is_dir() && !params.recursive {
                         return Err(ClientError::Local(format!(
                             "{fpath} is a directory, but Recursive option is not set"
@@ -954,7 +983,7 @@ impl MultipartUpload {
     fn write_body(
         &self,
         out: &mut dyn FnMut(Bytes) -> bool,
-        fetch_web: &mut dyn FnMut(&str, &mut dyn FnMut(Bytes) -> bool) -> io::Result<()>,
+        fetch_web: &mut WebFetcher<'_>,
     ) -> io::Result<()> {
         let mut first = true;
         // stack of (directory part name, remaining entries)
@@ -1106,6 +1135,9 @@ impl MultipartUpload {
     }
 }
 
+/// Streams a URL's body into a part (`out` returns `false` to stop).
+type WebFetcher<'a> = dyn FnMut(&str, &mut dyn FnMut(Bytes) -> bool) -> io::Result<()> + 'a;
+
 fn content_disposition(name: &str, meta: Option<FileMeta>) -> String {
     let mut params: Vec<(String, String)> = Vec::new();
     if let Some(m) = meta {
@@ -1226,6 +1258,9 @@ pub struct Client {
     auth: Auth,
 }
 
+/// An upload and its sent-bytes counter.
+type Upload<'a> = (&'a MultipartUpload, Option<Arc<AtomicU64>>);
+
 enum ReqBody {
     None,
     Json(Vec<u8>),
@@ -1273,7 +1308,7 @@ impl Client {
         method: reqwest::Method,
         path: &str,
         body: &ReqBody,
-        upload: Option<(&MultipartUpload, Option<Arc<AtomicU64>>)>,
+        upload: Option<Upload<'_>>,
     ) -> Result<reqwest::Response, ClientError> {
         let mut last = None;
         for base in &self.bases {
@@ -1336,9 +1371,9 @@ impl Client {
         path: &str,
     ) -> Result<T, ClientError> {
         let resp = self.send(method, path, &ReqBody::None, None).await?;
-        Self::finish::<T>(resp).await?.ok_or_else(|| {
-            ClientError::Decode(format!("empty answer (no content) from {path}"))
-        })
+        Self::finish::<T>(resp)
+            .await?
+            .ok_or_else(|| ClientError::Decode(format!("empty answer (no content) from {path}")))
     }
 
     async fn call_empty(&self, method: reqwest::Method, path: &str) -> Result<(), ClientError> {
@@ -1350,13 +1385,15 @@ impl Client {
         &self,
         method: reqwest::Method,
         path: &str,
-        upload: Option<(&MultipartUpload, Option<Arc<AtomicU64>>)>,
+        upload: Option<Upload<'_>>,
     ) -> Result<ItemStream<T>, ClientError> {
         let resp = self.send(method, path, &ReqBody::None, upload).await?;
         Self::open_stream(resp).await
     }
 
-    async fn open_stream<T: FromWire>(resp: reqwest::Response) -> Result<ItemStream<T>, ClientError> {
+    async fn open_stream<T: FromWire>(
+        resp: reqwest::Response,
+    ) -> Result<ItemStream<T>, ClientError> {
         let status = resp.status().as_u16();
         if (400..600).contains(&status) {
             Self::finish::<Value>(resp).await?;
@@ -1405,8 +1442,11 @@ impl Client {
 
     /// `DELETE /peers/{peer}`.
     pub async fn peer_rm(&self, pid: &PeerId) -> Result<(), ClientError> {
-        self.call_empty(reqwest::Method::DELETE, &format!("/peers/{}", pid.to_base58()))
-            .await
+        self.call_empty(
+            reqwest::Method::DELETE,
+            &format!("/peers/{}", pid.to_base58()),
+        )
+        .await
     }
 
     /// `POST /add` (stream of [`AddedOutput`]): uploads `upload` with `params`; `sent`, when
@@ -1450,7 +1490,11 @@ impl Client {
         local: bool,
     ) -> Result<ItemStream<GlobalPinInfo>, ClientError> {
         let filter: String = filter.chars().filter(|c| *c != ' ').collect();
-        let cids = cids.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+        let cids = cids
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let path = format!(
             "/pins?local={local}&filter={}&cids={cids}",
             query_escape(&filter)
@@ -1604,11 +1648,17 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert!(e.to_string().contains("REST over libp2p is not available yet"), "{e}");
-        assert!(multiaddr_to_base_url(&ma("/dnsaddr/example.com"), false)
-            .unwrap_err()
-            .to_string()
-            .contains("libp2p"));
+        assert!(
+            e.to_string()
+                .contains("REST over libp2p is not available yet"),
+            "{e}"
+        );
+        assert!(
+            multiaddr_to_base_url(&ma("/dnsaddr/example.com"), false)
+                .unwrap_err()
+                .to_string()
+                .contains("libp2p")
+        );
         assert!(multiaddr_to_base_url(&ma("/ip4/1.2.3.4/udp/1"), false).is_err());
         assert!(multiaddr_to_base_url(&ma("/ip4/1.2.3.4"), false).is_err());
         assert!(multiaddr_to_base_url(&ma("/unix/tmp%2Fsock"), false).is_err());
@@ -1630,7 +1680,10 @@ mod tests {
                 got.push(v);
             }
             d.finish().unwrap();
-            let got: Vec<String> = got.iter().map(|v| String::from_utf8_lossy(v).into()).collect();
+            let got: Vec<String> = got
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).into())
+                .collect();
             assert_eq!(
                 got,
                 vec![r#"{"a":"}{\""}"#, r#"{"b":[1,{"c":2}]}"#, r#"{"d":3}"#],
@@ -1653,7 +1706,11 @@ mod tests {
         assert_eq!(d.finish().unwrap_err(), "unexpected EOF");
         let mut d = JsonStreamDecoder::new();
         d.push(b" x");
-        assert!(d.next_value().unwrap_err().contains("invalid character 'x'"));
+        assert!(
+            d.next_value()
+                .unwrap_err()
+                .contains("invalid character 'x'")
+        );
     }
 
     #[test]
@@ -1699,7 +1756,11 @@ mod tests {
         let g = GlobalPinInfo::from_wire(gpi).unwrap();
         assert!(g.peer_map.is_empty() && g.origins.is_empty());
         let gc = br#"{"peer_map":{"QmA":{"peer":"QmA","peername":"a","keys":null}}}"#;
-        assert!(GlobalRepoGc::from_wire(gc).unwrap().peer_map["QmA"].keys.is_empty());
+        assert!(
+            GlobalRepoGc::from_wire(gc).unwrap().peer_map["QmA"]
+                .keys
+                .is_empty()
+        );
         assert!(Vec::<Alert>::from_wire(b"null").unwrap().is_empty());
         let g = ConnectGraph::from_wire(br#"{"cluster_id":"a","ipfs_links":{"x":null},"cluster_links":null,"id_to_peername":null,"cluster_trust_links":null,"cluster_to_ipfs":null}"#).unwrap();
         assert_eq!(g.ipfs_links["x"], Vec::<String>::new());
@@ -1728,7 +1789,10 @@ mod tests {
         );
         assert_eq!(PinTypeFilter::parse("all").to_param(), "all");
         assert_eq!(PinTypeFilter::parse("").to_param(), "all");
-        assert_eq!(PinTypeFilter::parse("shard-pin,pin").to_param(), "pin,shard-pin");
+        assert_eq!(
+            PinTypeFilter::parse("shard-pin,pin").to_param(),
+            "pin,shard-pin"
+        );
         assert_eq!(PinTypeFilter::parse("nonsense").to_param(), "");
     }
 
@@ -1736,7 +1800,10 @@ mod tests {
     fn ipfs_paths_like_boxo() {
         let c = "QmWSgS32xQEcXMeqd3YPJLrNBLSdsfYCep2U7CFkyrjXwY";
         assert_eq!(ipfs_path(c).unwrap(), format!("/ipfs/{c}"));
-        assert_eq!(ipfs_path(&format!("/ipfs/{c}/a/../b/")).unwrap(), format!("/ipfs/{c}/b/"));
+        assert_eq!(
+            ipfs_path(&format!("/ipfs/{c}/a/../b/")).unwrap(),
+            format!("/ipfs/{c}/b/")
+        );
         assert_eq!(ipfs_path("/ipns/example.com").unwrap(), "/ipns/example.com");
         assert!(ipfs_path("nonsense").is_err());
         assert!(ipfs_path("").is_err());
@@ -1816,14 +1883,21 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(String::from_utf8(up.to_bytes().unwrap()).unwrap().contains("d%2F.hidden"));
+        assert!(
+            String::from_utf8(up.to_bytes().unwrap())
+                .unwrap()
+                .contains("d%2F.hidden")
+        );
 
         // errors checked before sending, worded as Go
         let e = MultipartUpload::new(&[AddSource::Path(root.clone())], &AddParams::default())
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("{} is a directory, but Recursive option is not set", root.display())
+            format!(
+                "{} is a directory, but Recursive option is not set",
+                root.display()
+            )
         );
         let e = MultipartUpload::new(&[AddSource::Path("nope/x".into())], &params).unwrap_err();
         assert_eq!(e.to_string(), "lstat nope/x: no such file or directory");

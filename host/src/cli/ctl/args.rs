@@ -65,7 +65,11 @@ pub fn parse_go_int(s: &str) -> Result<i64, String> {
     } else {
         (10, lower.clone())
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return Err(err());
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -102,7 +106,12 @@ pub struct Cli {
     #[arg(long = "no-check-certificate")]
     pub no_check_certificate: bool,
     /// output format encoding [text, json]
-    #[arg(long = "encoding", visible_alias = "enc", default_value = "text", allow_hyphen_values = true)]
+    #[arg(
+        long = "encoding",
+        visible_alias = "enc",
+        default_value = "text",
+        allow_hyphen_values = true
+    )]
     pub encoding: String,
     /// number of seconds to wait before timing out a request
     #[arg(short = 't', long, default_value = "0", value_parser = parse_go_int, allow_hyphen_values = true)]
@@ -110,9 +119,14 @@ pub struct Cli {
     /// set debug log level
     #[arg(short = 'd', long)]
     pub debug: bool,
-    #[arg(long = "basic-auth", env = "CLUSTER_CREDENTIALS", hide_env_values = true, allow_hyphen_values = true,
-          help = "<username>[:<password>] specify BasicAuth credentials for server that\n\
-                  requires authorization. implies --https, which you can disable with --force-http")]
+    #[arg(
+        long = "basic-auth",
+        env = "CLUSTER_CREDENTIALS",
+        hide_env_values = true,
+        allow_hyphen_values = true,
+        help = "<username>[:<password>] specify BasicAuth credentials for server that\n\
+                  requires authorization. implies --https, which you can disable with --force-http"
+    )]
     pub basic_auth: Option<String>,
     /// force HTTP. only valid when using BasicAuth
     #[arg(short = 'f', long = "force-http")]
@@ -253,7 +267,12 @@ pub struct AddArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub metadata: Vec<String>,
     /// Optional comma-separated list of peer IDs
-    #[arg(long, visible_alias = "allocs", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        visible_alias = "allocs",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     pub allocations: String,
     /// Do not pin after adding
     #[arg(long = "no-pin")]
@@ -278,7 +297,12 @@ pub struct AddArgs {
     #[arg(short = 'H', long)]
     pub hidden: bool,
     /// 'size-<size>' or 'rabin-<min>-<avg>-<max>'
-    #[arg(short = 's', long, default_value = "size-262144", allow_hyphen_values = true)]
+    #[arg(
+        short = 's',
+        long,
+        default_value = "size-262144",
+        allow_hyphen_values = true
+    )]
     pub chunker: String,
     /// Use raw blocks for leaves (experimental)
     #[arg(long = "raw-leaves")]
@@ -381,7 +405,12 @@ pub struct PinAddArgs {
           value_parser = parse_go_int, allow_hyphen_values = true)]
     pub replication_max: i64,
     /// Optional comma-separated list of peer IDs
-    #[arg(long, visible_alias = "allocs", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        visible_alias = "allocs",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     pub allocations: String,
     /// Sets a name for this pin
     #[arg(short = 'n', long, default_value = "", allow_hyphen_values = true)]
@@ -575,9 +604,10 @@ daemon, otherwise on all IPFS daemons.")]
 /// The clap command, named after the program (`argv[0]`'s file name, as urfave does).
 pub fn command(prog: &str) -> clap::Command {
     let prog = prog.to_string();
-    Cli::command()
-        .bin_name(prog.clone())
-        .long_about(format!("CLI for IPFS Cluster\n\n{}", DESCRIPTION.replace("%PROG%", &prog)))
+    Cli::command().bin_name(prog.clone()).long_about(format!(
+        "CLI for IPFS Cluster\n\n{}",
+        DESCRIPTION.replace("%PROG%", &prog)
+    ))
 }
 
 /// Go's `strconv.ParseBool`.
@@ -686,14 +716,43 @@ mod tests {
         assert_eq!(c.encoding, "text");
         assert_eq!(c.timeout, 0);
         assert!(!c.https && !c.force_http && !c.debug);
-        let c = parse(&["-l", "/ip4/1.2.3.4/tcp/1", "-s", "--enc", "json", "-t", "5", "-d", "-f", "id"]).unwrap();
+        let c = parse(&[
+            "-l",
+            "/ip4/1.2.3.4/tcp/1",
+            "-s",
+            "--enc",
+            "json",
+            "-t",
+            "5",
+            "-d",
+            "-f",
+            "id",
+        ])
+        .unwrap();
         assert_eq!(c.host, "/ip4/1.2.3.4/tcp/1");
         assert!(c.https && c.debug && c.force_http);
         assert_eq!((c.encoding.as_str(), c.timeout), ("json", 5));
-        let c = parse(&["-host", "/dns/x/tcp/1", "-encoding=json", "-timeout=0x10", "version"]).unwrap();
-        assert_eq!((c.host.as_str(), c.encoding.as_str(), c.timeout), ("/dns/x/tcp/1", "json", 16));
+        let c = parse(&[
+            "-host",
+            "/dns/x/tcp/1",
+            "-encoding=json",
+            "-timeout=0x10",
+            "version",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.encoding.as_str(), c.timeout),
+            ("/dns/x/tcp/1", "json", 16)
+        );
         assert!(matches!(c.command, Some(Command::Version)));
-        let c = parse(&["--basic-auth", "u:p", "--https=false", "--no-check-certificate", "-v"]).unwrap();
+        let c = parse(&[
+            "--basic-auth",
+            "u:p",
+            "--https=false",
+            "--no-check-certificate",
+            "-v",
+        ])
+        .unwrap();
         assert_eq!(c.basic_auth.as_deref(), Some("u:p"));
         assert!(!c.https && c.no_check_certificate && c.version);
         // global flags belong before the command, as in Go
@@ -703,9 +762,30 @@ mod tests {
     #[test]
     fn pin_add_flags_and_aliases() {
         let c = parse(&[
-            "pin", "add", "--rmin", "-1", "-rmax=-1", "--allocs", "a,b", "-n", "--x", "--mode", "direct",
-            "--metadata", "a=b", "-metadata", "c=d", "--ns", "-w", "--wl", "2", "--wt", "1m", "QmX",
-            "--expire-in", "1h",
+            "pin",
+            "add",
+            "--rmin",
+            "-1",
+            "-rmax=-1",
+            "--allocs",
+            "a,b",
+            "-n",
+            "--x",
+            "--mode",
+            "direct",
+            "--metadata",
+            "a=b",
+            "-metadata",
+            "c=d",
+            "--ns",
+            "-w",
+            "--wl",
+            "2",
+            "--wt",
+            "1m",
+            "QmX",
+            "--expire-in",
+            "1h",
         ])
         .unwrap();
         let Some(Command::Pin {
@@ -714,7 +794,10 @@ mod tests {
         else {
             panic!("not pin add")
         };
-        assert_eq!((a.replication_min, a.replication_max, a.replication), (-1, -1, 0));
+        assert_eq!(
+            (a.replication_min, a.replication_max, a.replication),
+            (-1, -1, 0)
+        );
         assert_eq!(a.allocations, "a,b");
         assert_eq!(a.name, "--x");
         assert_eq!(a.mode, "direct");
@@ -733,39 +816,94 @@ mod tests {
         };
         assert_eq!(a.replication, 3);
         assert!(!a.wait.wait && a.wait.wait_limit.is_none());
-        assert!(parse(&["pin", "add", "--wt", "30", "QmX"]).is_err(), "Go durations need a unit");
+        assert!(
+            parse(&["pin", "add", "--wt", "30", "QmX"]).is_err(),
+            "Go durations need a unit"
+        );
         assert!(parse(&["pin", "add", "--rmin", "x", "QmX"]).is_err());
     }
 
     #[test]
     fn add_flags() {
         let c = parse(&[
-            "add", "-r", "-q", "-Q", "--no-stream", "--local", "-n", "nm", "--rmin", "2", "--rmax", "3", "-w", "-H",
-            "-s", "size-1000", "--raw-leaves", "--cid-version", "1", "--hash", "blake2b-256", "--wait", "--wt",
-            "10s", "--format", "car", "--layout", "trickle", "--no-pin", "--allocs", "p", "a", "b",
+            "add",
+            "-r",
+            "-q",
+            "-Q",
+            "--no-stream",
+            "--local",
+            "-n",
+            "nm",
+            "--rmin",
+            "2",
+            "--rmax",
+            "3",
+            "-w",
+            "-H",
+            "-s",
+            "size-1000",
+            "--raw-leaves",
+            "--cid-version",
+            "1",
+            "--hash",
+            "blake2b-256",
+            "--wait",
+            "--wt",
+            "10s",
+            "--format",
+            "car",
+            "--layout",
+            "trickle",
+            "--no-pin",
+            "--allocs",
+            "p",
+            "a",
+            "b",
         ])
         .unwrap();
         let Some(Command::Add(a)) = c.command else {
             panic!()
         };
-        assert!(a.recursive && a.quiet && a.quieter && a.no_stream && a.local && a.wrap_with_directory);
+        assert!(
+            a.recursive && a.quiet && a.quieter && a.no_stream && a.local && a.wrap_with_directory
+        );
         assert!(a.hidden && a.raw_leaves && a.wait && a.no_pin && !a.nocopy);
-        assert_eq!((a.name.as_str(), a.replication_min, a.replication_max), ("nm", 2, 3));
-        assert_eq!((a.chunker.as_str(), a.cid_version, a.hash.as_str()), ("size-1000", 1, "blake2b-256"));
-        assert_eq!((a.format.as_str(), a.layout.as_str(), a.allocations.as_str()), ("car", "trickle", "p"));
+        assert_eq!(
+            (a.name.as_str(), a.replication_min, a.replication_max),
+            ("nm", 2, 3)
+        );
+        assert_eq!(
+            (a.chunker.as_str(), a.cid_version, a.hash.as_str()),
+            ("size-1000", 1, "blake2b-256")
+        );
+        assert_eq!(
+            (a.format.as_str(), a.layout.as_str(), a.allocations.as_str()),
+            ("car", "trickle", "p")
+        );
         assert_eq!(a.wait_timeout, Duration::from_secs(10));
         assert_eq!(a.paths, vec!["a", "b"]);
         let c = parse(&["add", "f"]).unwrap();
         let Some(Command::Add(a)) = c.command else {
             panic!()
         };
-        assert_eq!((a.chunker.as_str(), a.hash.as_str(), a.format.as_str()), ("size-262144", "sha2-256", "unixfs"));
+        assert_eq!(
+            (a.chunker.as_str(), a.hash.as_str(), a.format.as_str()),
+            ("size-262144", "sha2-256", "unixfs")
+        );
     }
 
     #[test]
     fn other_commands() {
-        assert!(matches!(parse(&["peers", "ls"]).unwrap().command, Some(Command::Peers { command: Some(PeersCommand::Ls) })));
-        assert!(matches!(parse(&["peers"]).unwrap().command, Some(Command::Peers { command: None })));
+        assert!(matches!(
+            parse(&["peers", "ls"]).unwrap().command,
+            Some(Command::Peers {
+                command: Some(PeersCommand::Ls)
+            })
+        ));
+        assert!(matches!(
+            parse(&["peers"]).unwrap().command,
+            Some(Command::Peers { command: None })
+        ));
         let c = parse(&["status", "--local", "--filter", "pinned,error", "a", "b"]).unwrap();
         let Some(Command::Status(s)) = c.command else {
             panic!()
@@ -777,9 +915,24 @@ mod tests {
             c.command,
             Some(Command::Health { command: Some(HealthCommand::Graph { ref file, all_ipfs_peers: true }) }) if file == "out.dot"
         ));
-        assert!(matches!(parse(&["ipfs", "gc", "--local"]).unwrap().command, Some(Command::Ipfs { command: Some(IpfsCommand::Gc { local: true }) })));
-        assert!(matches!(parse(&["pin", "ls", "--filter", "shard-pin"]).unwrap().command, Some(Command::Pin { command: Some(PinCommand::Ls { .. }) })));
-        assert!(matches!(parse(&["commands"]).unwrap().command, Some(Command::Commands)));
+        assert!(matches!(
+            parse(&["ipfs", "gc", "--local"]).unwrap().command,
+            Some(Command::Ipfs {
+                command: Some(IpfsCommand::Gc { local: true })
+            })
+        ));
+        assert!(matches!(
+            parse(&["pin", "ls", "--filter", "shard-pin"])
+                .unwrap()
+                .command,
+            Some(Command::Pin {
+                command: Some(PinCommand::Ls { .. })
+            })
+        ));
+        assert!(matches!(
+            parse(&["commands"]).unwrap().command,
+            Some(Command::Commands)
+        ));
         assert!(parse(&["nosuchcommand"]).is_err());
     }
 
@@ -791,7 +944,10 @@ mod tests {
         assert_eq!(parse_go_int("010"), Ok(8));
         assert_eq!(parse_go_int("0b11"), Ok(3));
         assert_eq!(parse_go_int("1_000"), Ok(1000));
-        assert_eq!(parse_go_int("1__0"), Err("invalid value \"1__0\": parse error".into()));
+        assert_eq!(
+            parse_go_int("1__0"),
+            Err("invalid value \"1__0\": parse error".into())
+        );
         assert_eq!(parse_go_int("0x1_0"), Ok(16));
         assert!(parse_go_int("").is_err() && parse_go_int("1.5").is_err());
     }
@@ -803,7 +959,10 @@ mod tests {
             for line in help.lines() {
                 assert!(line.chars().count() <= 120, "{path}: {line:?}");
             }
-            let names: Vec<String> = c.get_subcommands().map(|s| s.get_name().to_string()).collect();
+            let names: Vec<String> = c
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect();
             for n in names {
                 let sc = c.find_subcommand_mut(&n).unwrap();
                 walk(sc, &format!("{path} {n}"));

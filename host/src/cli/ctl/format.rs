@@ -316,7 +316,10 @@ mod tests {
     fn id_lines() {
         let id = PeerDescription {
             id: "QmPeer".into(),
-            addresses: vec!["/ip4/1.2.3.4/tcp/9096".into(), "/ip4/127.0.0.1/tcp/9096".into()],
+            addresses: vec![
+                "/ip4/1.2.3.4/tcp/9096".into(),
+                "/ip4/127.0.0.1/tcp/9096".into(),
+            ],
             cluster_peers: vec!["QmPeer".into(), "QmOther".into(), "QmThird".into()],
             cluster_peers_addresses: vec![],
             version: "1.1.6".into(),
@@ -325,7 +328,10 @@ mod tests {
             error: String::new(),
             ipfs: IpfsId {
                 id: "QmIpfs".into(),
-                addresses: vec!["/ip4/127.0.0.1/tcp/4001".into(), "/ip4/10.0.0.1/tcp/4001".into()],
+                addresses: vec![
+                    "/ip4/127.0.0.1/tcp/4001".into(),
+                    "/ip4/10.0.0.1/tcp/4001".into(),
+                ],
                 error: String::new(),
             },
             peername: "peer0".into(),
@@ -368,7 +374,7 @@ mod tests {
 
     #[test]
     fn pin_ls_lines() {
-        let mut alloc = vec![P1, P2];
+        let mut alloc = [P1, P2];
         alloc.sort();
         assert_eq!(
             pin_text(&pin()),
@@ -398,7 +404,10 @@ mod tests {
         p.pin_type = PinType::Shard;
         p.max_depth = 2;
         p.allocations.clear();
-        assert!(pin_text(&p).contains(" | SHARD-PIN | Repl. Factor: 1--3 | Allocations: [] | Recursive-2 |"));
+        assert!(
+            pin_text(&p)
+                .contains(" | SHARD-PIN | Repl. Factor: 1--3 | Allocations: [] | Recursive-2 |")
+        );
         p.pin_type = PinType::ClusterDag;
         assert!(pin_text(&p).contains(" | CLUSTERDAG-PIN | "));
         p.pin_type = PinType::Meta;
@@ -439,7 +448,9 @@ mod tests {
             if n == 1 {
                 "    > peer-one             : PINNED | 2024-05-06T07:08:09.123Z | Attempts: 2 | Priority: false\n".to_string()
             } else {
-                format!("    > {P2} : PIN_ERROR: boom | 2024-05-06T07:08:09.123Z | Attempts: 2 | Priority: false\n")
+                format!(
+                    "    > {P2} : PIN_ERROR: boom | 2024-05-06T07:08:09.123Z | Attempts: 2 | Priority: false\n"
+                )
             }
         };
         assert_eq!(
@@ -478,7 +489,10 @@ mod tests {
             error_json(500, "a <b> & c"),
             "{\n    \"code\": 500,\n    \"message\": \"a \\u003cb\\u003e \\u0026 c\"\n}\n"
         );
-        assert_eq!(strings_text(&["ping".into(), "freespace".into()]), "ping\nfreespace\n");
+        assert_eq!(
+            strings_text(&["ping".into(), "freespace".into()]),
+            "ping\nfreespace\n"
+        );
     }
 
     #[test]
@@ -591,11 +605,17 @@ mod tests {
         assert!(j.starts_with("{\n    \"replication_factor_min\": 1,\n    \"replication_factor_max\": 3,\n    \"name\": \"my pin\",\n"), "{j}");
         assert!(j.contains("\n    \"user_allocations\": null,\n"), "{j}");
         assert!(j.contains("\n    \"pin_update\": null,\n"), "{j}");
-        assert!(j.ends_with("    \"timestamp\": \"2024-05-06T07:08:09.5Z\"\n}\n"), "{j}");
+        assert!(
+            j.ends_with("    \"timestamp\": \"2024-05-06T07:08:09.5Z\"\n}\n"),
+            "{j}"
+        );
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(ZERO_GLOBAL_PIN_INFO_JSON).unwrap()["created"],
             "0001-01-01T00:00:00Z"
         );
-        assert_eq!(date_time(ts("2024-05-06T07:08:09.999Z")), "2024-05-06 07:08:09");
+        assert_eq!(
+            date_time(ts("2024-05-06T07:08:09.999Z")),
+            "2024-05-06 07:08:09"
+        );
     }
 }

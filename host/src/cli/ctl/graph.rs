@@ -44,7 +44,10 @@ struct Vertex {
 impl Vertex {
     fn line(&self) -> String {
         // go-dot writes the non-empty fields in struct order; HTML-like labels unquoted
-        let mut s = format!("{} [label={} group=\"{}\" color=\"{}\" ", self.id, self.label, self.group, self.color);
+        let mut s = format!(
+            "{} [label={} group=\"{}\" color=\"{}\" ",
+            self.id, self.label, self.group, self.color
+        );
         s.push_str("style=\"filled\" colorscheme=\"x11\" fontcolor=\"black\" fontname=\"Arial\" ");
         s.push_str(&format!("shape=\"{}\" ", self.shape));
         if self.peripheries != 0 {
@@ -63,7 +66,12 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn add_node(&mut self, lines: &mut Vec<String>, id: &str, t: NodeType) {
-        let peername = self.cg.id_to_peername.get(id).map(String::as_str).unwrap_or("");
+        let peername = self
+            .cg
+            .id_to_peername
+            .get(id)
+            .map(String::as_str)
+            .unwrap_or("");
         let (vid, lbl, color, shape, peripheries) = match t {
             NodeType::SelfCluster => (
                 format!("C{}", self.cluster_nodes.len()),
@@ -248,8 +256,16 @@ mod tests {
     fn simple() -> ConnectGraph {
         ConnectGraph {
             cluster_id: PID1.into(),
-            cluster_links: links(&[(PID1, &[PID2, PID3]), (PID2, &[PID1, PID3]), (PID3, &[PID1, PID2])]),
-            ipfs_links: links(&[(PID4, &[PID5, PID6]), (PID5, &[PID4, PID6]), (PID6, &[PID4, PID5, PID7])]),
+            cluster_links: links(&[
+                (PID1, &[PID2, PID3]),
+                (PID2, &[PID1, PID3]),
+                (PID3, &[PID1, PID2]),
+            ]),
+            ipfs_links: links(&[
+                (PID4, &[PID5, PID6]),
+                (PID5, &[PID4, PID6]),
+                (PID6, &[PID4, PID5, PID7]),
+            ]),
             cluster_to_ipfs: [(PID1, PID4), (PID2, PID5), (PID3, PID6)]
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -310,14 +326,25 @@ I2 -> I0
     fn all_ipfs_peers_and_missing_ipfs() {
         let mut g = simple();
         let out = make_dot(&g, true);
-        assert!(out.contains(&format!("I1 [label=< <B> IPFS </B> <BR/> <B> Qm*S8xccb </B> > group=\"{PID7}\"")), "{out}");
+        assert!(
+            out.contains(&format!(
+                "I1 [label=< <B> IPFS </B> <BR/> <B> Qm*S8xccb </B> > group=\"{PID7}\""
+            )),
+            "{out}"
+        );
         assert!(out.contains("I3 -> I2\nI3 -> I0\nI3 -> I1\n"), "{out}");
         g.cluster_to_ipfs.remove(PID2);
         g.cluster_trust_links.insert(PID3.into(), true);
         g.id_to_peername.insert(PID1.into(), "me".into());
         let out = make_dot(&g, false);
-        assert!(out.contains("C0 [label=< <B> me </B> <BR/> <B> Qm*eqhEhD </B> >"), "{out}");
-        assert!(out.contains("T2 [label=< <B>  </B> <BR/> <B> Qm*6MQmJu </B> >"), "{out}");
+        assert!(
+            out.contains("C0 [label=< <B> me </B> <BR/> <B> Qm*eqhEhD </B> >"),
+            "{out}"
+        );
+        assert!(
+            out.contains("T2 [label=< <B>  </B> <BR/> <B> Qm*6MQmJu </B> >"),
+            "{out}"
+        );
         assert!(
             out.contains(&format!("I3 [label=< <B> IPFS </B> <BR/> <B> Errored </B> > group=\"{PID2}\" color=\"firebrick1\"")),
             "{out}"

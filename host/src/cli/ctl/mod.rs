@@ -209,8 +209,7 @@ async fn run_inner(args: Vec<String>, io: &mut Io<'_>, progress: bool) -> Res {
     // Go's `app.Before`: build the client for every command.
     let mut cfg = ClientConfig::default();
     if !cli.secret.is_empty() {
-        let secret = decode_hex(&cli.secret)
-            .map_err(|e| check_err(io, "parsing secret", &e, 1))?;
+        let secret = decode_hex(&cli.secret).map_err(|e| check_err(io, "parsing secret", &e, 1))?;
         cfg.secret = Some(secret);
     }
     cfg.timeout = (cli.timeout > 0).then(|| Duration::from_secs(cli.timeout as u64));
@@ -243,8 +242,8 @@ async fn run_inner(args: Vec<String>, io: &mut Io<'_>, progress: bool) -> Res {
         })?;
         cfg.hosts.push(ma);
     }
-    let client = Client::new(&cfg)
-        .map_err(|e| check_err(io, "creating API client", e.message(), 1))?;
+    let client =
+        Client::new(&cfg).map_err(|e| check_err(io, "creating API client", e.message(), 1))?;
 
     let Some(command) = cli.command else {
         write(io.out, &cmd.clone().render_help().to_string());
@@ -283,9 +282,9 @@ async fn run_inner(args: Vec<String>, io: &mut Io<'_>, progress: bool) -> Res {
             command: Some(PeersCommand::Rm { args }),
         } => {
             let arg = args.first().cloned().unwrap_or_default();
-            let pid: PeerId = arg
-                .parse()
-                .map_err(|e: libp2p_identity::ParseError| ctl.check_err("parsing peer ID", &e.to_string(), 1))?;
+            let pid: PeerId = arg.parse().map_err(|e: libp2p_identity::ParseError| {
+                ctl.check_err("parsing peer ID", &e.to_string(), 1)
+            })?;
             match ctl.client.peer_rm(&pid).await {
                 Ok(()) => Ok(()),
                 Err(e) => Err(ctl.fail(&e)),
@@ -503,10 +502,7 @@ impl Ctl<'_, '_> {
         let poll = async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let st = client
-                    .status(cid, false)
-                    .await
-                    .map_err(WaitError::Client)?;
+                let st = client.status(cid, false).await.map_err(WaitError::Client)?;
                 let done = status_reached(target, &st, limit).map_err(WaitError::Unreached)?;
                 if done {
                     return Ok(st);
@@ -538,10 +534,14 @@ impl Ctl<'_, '_> {
         if w.wait {
             let limit = match w.wait_limit {
                 Some(l) => l,
-                None if target == TrackerStatus::Pinned => pin.options.replication_factor_min as i64,
+                None if target == TrackerStatus::Pinned => {
+                    pin.options.replication_factor_min as i64
+                }
                 None => 0,
             };
-            status = self.wait_for(&pin.cid, target, w.wait_timeout, limit).await?;
+            status = self
+                .wait_for(&pin.cid, target, w.wait_timeout, limit)
+                .await?;
         }
         if w.no_status {
             self.show(&pin, format::pin_text);
@@ -693,8 +693,9 @@ impl Ctl<'_, '_> {
                 if file.is_empty() {
                     self.out(&dot);
                 } else {
-                    let mut f = std::fs::File::create(&file)
-                        .map_err(|e| self.check_err("creating output file", &format!("open {file}: {e}"), 1))?;
+                    let mut f = std::fs::File::create(&file).map_err(|e| {
+                        self.check_err("creating output file", &format!("open {file}: {e}"), 1)
+                    })?;
                     f.write_all(dot.as_bytes())
                         .map_err(|e| self.check_err("printing graph", &e.to_string(), 1))?;
                 }
@@ -825,7 +826,9 @@ impl Ctl<'_, '_> {
         if let Some(last) = last {
             if a.no_stream {
                 let items = if qq { vec![last.clone()] } else { buffered };
-                self.show(&items, |v| v.iter().map(|i| format::added_text(i, q)).collect());
+                self.show(&items, |v| {
+                    v.iter().map(|i| format::added_text(i, q)).collect()
+                });
             } else if qq {
                 self.show(&last, |v| format::added_text(v, q));
             }
@@ -876,11 +879,7 @@ fn spawn_progress_bar(
 /// `[#####     ]  1.2 MB / 4.0 MB` (the body includes multipart headers, so it may pass 100%).
 pub fn progress_line(sent: u64, total: u64) -> String {
     const WIDTH: u64 = 30;
-    let filled = if total == 0 {
-        0
-    } else {
-        (sent.min(total) * WIDTH / total) as usize
-    };
+    let filled = (sent.min(total) * WIDTH).checked_div(total).unwrap_or(0) as usize;
     format!(
         "[{}{}] {} / {}",
         "#".repeat(filled),
@@ -935,8 +934,14 @@ mod unit_tests {
         assert_eq!(status_reached(Pinned, &g, 1), Ok(true));
         assert_eq!(status_reached(Pinned, &g, 2), Ok(false));
         assert_eq!(status_reached(Pinned, &gpi(&[Pinned, Remote]), 0), Ok(true));
-        assert_eq!(status_reached(Pinned, &gpi(&[Pinned, Remote]), -1), Ok(true));
-        assert_eq!(status_reached(Unpinned, &gpi(&[Unpinned, Remote]), 0), Ok(false));
+        assert_eq!(
+            status_reached(Pinned, &gpi(&[Pinned, Remote]), -1),
+            Ok(true)
+        );
+        assert_eq!(
+            status_reached(Unpinned, &gpi(&[Unpinned, Remote]), 0),
+            Ok(false)
+        );
         // a limit above the number of peers is capped
         assert_eq!(status_reached(Pinned, &gpi(&[Pinned]), 5), Ok(true));
         assert_eq!(
@@ -950,14 +955,23 @@ mod unit_tests {
     #[test]
     fn small_helpers() {
         assert_eq!(decode_hex("0aFF"), Ok(vec![10, 255]));
-        assert_eq!(decode_hex("abc"), Err("encoding/hex: odd length hex string".into()));
-        assert_eq!(decode_hex("zz"), Err("encoding/hex: invalid byte: U+007A 'z'".into()));
+        assert_eq!(
+            decode_hex("abc"),
+            Err("encoding/hex: odd length hex string".into())
+        );
+        assert_eq!(
+            decode_hex("zz"),
+            Err("encoding/hex: invalid byte: U+007A 'z'".into())
+        );
         assert_eq!(parse_credentials("u:p:q"), ("u".into(), "p:q".into()));
         assert_eq!(parse_credentials("u"), ("u".into(), String::new()));
         assert!(parse_metadata(&["a=b=c".into()]).unwrap()["a"] == "b=c");
         assert!(parse_metadata(&["ab".into()]).is_err());
         assert_eq!(expire_at("x"), Err("time: invalid duration \"x\"".into()));
         assert!(expire_at("").unwrap().is_zero());
-        assert_eq!(progress_line(50, 100), format!("[{}{}] 50 B / 100 B", "#".repeat(15), " ".repeat(15)));
+        assert_eq!(
+            progress_line(50, 100),
+            format!("[{}{}] 50 B / 100 B", "#".repeat(15), " ".repeat(15))
+        );
     }
 }

@@ -105,7 +105,11 @@ impl Fake {
 
 async fn handle(State(state): State<Arc<Mutex<FakeState>>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
     let key = format!("{} {}", parts.method, parts.uri.path());
     let canned = {
         let mut st = state.lock().unwrap();
@@ -221,17 +225,40 @@ fn pin_json(cid: &str, rmin: i32) -> String {
 
 #[tokio::test]
 async fn id_text_json_auth_and_headers() {
-    let fake = Fake::start(vec![("GET /id", vec![json_answer(200, &id_json(P1, "peer1"))])]).await;
+    let fake = Fake::start(vec![(
+        "GET /id",
+        vec![json_answer(200, &id_json(P1, "peer1"))],
+    )])
+    .await;
     let (code, out, err) = ctl(&["--host", &fake.host(), "id"]).await;
-    assert_eq!((code, out.as_str(), err.as_str()), (0, id_text(P1, "peer1").as_str(), ""));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, id_text(P1, "peer1").as_str(), "")
+    );
 
     let (code, out, _) = ctl(&["--host", &fake.host(), "--enc", "json", "id"]).await;
     assert_eq!(code, 0);
-    assert!(out.starts_with(&format!("{{\n    \"id\": \"{P1}\",\n    \"addresses\": [\n        \"/ip4/")), "{out}");
-    assert!(out.contains("\n    \"ipfs\": {\n        \"id\": \"QmIpfs\",\n"), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{{\n    \"id\": \"{P1}\",\n    \"addresses\": [\n        \"/ip4/"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n    \"ipfs\": {\n        \"id\": \"QmIpfs\",\n"),
+        "{out}"
+    );
     assert!(out.ends_with("    \"peername\": \"peer1\"\n}\n"), "{out}");
 
-    let (code, _, _) = ctl(&["--host", &fake.host(), "--basic-auth", "user:pa:ss", "--force-http", "id"]).await;
+    let (code, _, _) = ctl(&[
+        "--host",
+        &fake.host(),
+        "--basic-auth",
+        "user:pa:ss",
+        "--force-http",
+        "id",
+    ])
+    .await;
     assert_eq!(code, 0);
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 3);
@@ -249,9 +276,26 @@ async fn streams_split_across_chunks_with_trailers() {
     let (y, z) = y.split_at(y.len() - 300);
     let fake = Fake::start(vec![
         ("GET /peers", vec![stream_answer(&[x, y, z], "")]),
-        ("GET /pins", vec![stream_answer(&[&format!("{}\n", gpi_json(CID, "pinned"))], "peer down; oops")]),
-        ("GET /allocations", vec![Canned { status: 204, chunks: vec![], trailer: Some(String::new()), delay: Duration::ZERO }]),
-        ("POST /pins/recover", vec![stream_answer(&["{\"cid\":"], "")]),
+        (
+            "GET /pins",
+            vec![stream_answer(
+                &[&format!("{}\n", gpi_json(CID, "pinned"))],
+                "peer down; oops",
+            )],
+        ),
+        (
+            "GET /allocations",
+            vec![Canned {
+                status: 204,
+                chunks: vec![],
+                trailer: Some(String::new()),
+                delay: Duration::ZERO,
+            }],
+        ),
+        (
+            "POST /pins/recover",
+            vec![stream_answer(&["{\"cid\":"], "")],
+        ),
     ])
     .await;
     let (code, out, err) = ctl(&["--host", &fake.host(), "peers", "ls"]).await;
@@ -260,25 +304,44 @@ async fn streams_split_across_chunks_with_trailers() {
     assert_eq!(out, format!("{}{}", id_text(P1, "a"), id_text(P2, "b")));
 
     // an item, then the trailer's error: Go prints the item and exits 2
-    let (code, out, _) = ctl(&["--host", &fake.host(), "status", "--filter", "pinned, error"]).await;
+    let (code, out, _) = ctl(&[
+        "--host",
+        &fake.host(),
+        "status",
+        "--filter",
+        "pinned, error",
+    ])
+    .await;
     assert_eq!(code, 2);
     assert_eq!(
         out,
-        format!("{}An error occurred:\n  Code: 500\n  Message: peer down; oops\n", gpi_text(CID, "pinned"))
+        format!(
+            "{}An error occurred:\n  Code: 500\n  Message: peer down; oops\n",
+            gpi_text(CID, "pinned")
+        )
     );
     let (code, out, _) = ctl(&["--host", &fake.host(), "--enc", "json", "status"]).await;
     assert_eq!(code, 2);
-    assert!(out.ends_with("}\n{\n    \"code\": 500,\n    \"message\": \"peer down; oops\"\n}\n"), "{out}");
+    assert!(
+        out.ends_with("}\n{\n    \"code\": 500,\n    \"message\": \"peer down; oops\"\n}\n"),
+        "{out}"
+    );
 
     // 204: nothing, success
     let (code, out, err) = ctl(&["--host", &fake.host(), "pin", "ls"]).await;
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
     // truncated stream: a decoding error, not an API error (stderr, exit 1)
     let (code, out, err) = ctl(&["--host", &fake.host(), "recover"]).await;
-    assert_eq!((code, out.as_str(), err.as_str()), (1, "", "error : unexpected EOF\n"));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (1, "", "error : unexpected EOF\n")
+    );
 
     let reqs = fake.requests();
-    let q: Vec<(&str, &str)> = reqs.iter().map(|r| (r.path.as_str(), r.query.as_str())).collect();
+    let q: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| (r.path.as_str(), r.query.as_str()))
+        .collect();
     assert_eq!(
         q,
         vec![
@@ -294,12 +357,29 @@ async fn streams_split_across_chunks_with_trailers() {
 
 #[tokio::test]
 async fn client_streams_directly() {
-    let lines: String = (0..50).map(|i| format!("{}\n", gpi_json(CID, if i % 2 == 0 { "pinned" } else { "pinning" }))).collect();
-    let chunks: Vec<String> = lines.as_bytes().chunks(97).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+    let lines: String = (0..50)
+        .map(|i| {
+            format!(
+                "{}\n",
+                gpi_json(CID, if i % 2 == 0 { "pinned" } else { "pinning" })
+            )
+        })
+        .collect();
+    let chunks: Vec<String> = lines
+        .as_bytes()
+        .chunks(97)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
     let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
     let fake = Fake::start(vec![
         ("GET /pins", vec![stream_answer(&chunk_refs, "")]),
-        ("GET /allocations", vec![stream_answer(&[&format!("{}\n", pin_json(CID, 1)), "{\"cid\": 5}\n"], "")]),
+        (
+            "GET /allocations",
+            vec![stream_answer(
+                &[&format!("{}\n", pin_json(CID, 1)), "{\"cid\": 5}\n"],
+                "",
+            )],
+        ),
     ])
     .await;
     let client = Client::new(&ClientConfig {
@@ -307,11 +387,31 @@ async fn client_streams_directly() {
         ..Default::default()
     })
     .unwrap();
-    let items = client.status_all("", &[], true).await.unwrap().collect_all().await.unwrap();
+    let items = client
+        .status_all("", &[], true)
+        .await
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
     assert_eq!(items.len(), 50);
-    assert_eq!(items[1].peer_map[P1].status, crate::types::TrackerStatus::Pinning);
-    let mut s = client.allocations(PinTypeFilter::parse("pin")).await.unwrap();
-    assert_eq!(s.next().await.unwrap().unwrap().options.replication_factor_min, 1);
+    assert_eq!(
+        items[1].peer_map[P1].status,
+        crate::types::TrackerStatus::Pinning
+    );
+    let mut s = client
+        .allocations(PinTypeFilter::parse("pin"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.next()
+            .await
+            .unwrap()
+            .unwrap()
+            .options
+            .replication_factor_min,
+        1
+    );
     assert!(matches!(s.next().await, Some(Err(ClientError::Decode(_)))));
     assert!(s.next().await.is_none());
     assert_eq!(fake.requests()[1].query, "filter=pin");
@@ -320,8 +420,19 @@ async fn client_streams_directly() {
 #[tokio::test]
 async fn error_answers_and_exit_codes() {
     let fake = Fake::start(vec![
-        ("GET /allocations/".to_string() + CID, vec![json_answer(404, r#"{"code":404,"message":"pin is not part of the pinset"}"#)]).into_static(),
-        ("GET /pins/".to_string() + CID, vec![json_answer(500, r#"{"code":500,"message":"rpc failed"}"#)]).into_static(),
+        (
+            "GET /allocations/".to_string() + CID,
+            vec![json_answer(
+                404,
+                r#"{"code":404,"message":"pin is not part of the pinset"}"#,
+            )],
+        )
+            .into_static(),
+        (
+            "GET /pins/".to_string() + CID,
+            vec![json_answer(500, r#"{"code":500,"message":"rpc failed"}"#)],
+        )
+            .into_static(),
         ("GET /version", vec![json_answer(405, "")]),
         ("GET /monitor/metrics", vec![json_answer(200, "not json")]),
     ])
@@ -329,59 +440,126 @@ async fn error_answers_and_exit_codes() {
     let h = fake.host();
     let (code, out, err) = ctl(&["--host", &h, "pin", "ls", CID]).await;
     assert_eq!(code, 2);
-    assert_eq!(out, "An error occurred:\n  Code: 404\n  Message: pin is not part of the pinset\n");
+    assert_eq!(
+        out,
+        "An error occurred:\n  Code: 404\n  Message: pin is not part of the pinset\n"
+    );
     assert_eq!(err, "");
     let (code, out, _) = ctl(&["--host", &h, "--enc", "json", "pin", "ls", CID]).await;
     assert_eq!(code, 2);
-    assert_eq!(out, "{\n    \"code\": 404,\n    \"message\": \"pin is not part of the pinset\"\n}\n");
+    assert_eq!(
+        out,
+        "{\n    \"code\": 404,\n    \"message\": \"pin is not part of the pinset\"\n}\n"
+    );
     // status of one CID prints Go's zero GlobalPinInfo before the error
     let (code, out, _) = ctl(&["--host", &h, "status", CID]).await;
     assert_eq!(code, 2);
-    assert_eq!(out, "b:\nAn error occurred:\n  Code: 500\n  Message: rpc failed\n");
+    assert_eq!(
+        out,
+        "b:\nAn error occurred:\n  Code: 500\n  Message: rpc failed\n"
+    );
     let (code, out, _) = ctl(&["--host", &h, "version"]).await;
-    assert_eq!((code, out.as_str()), (2, "An error occurred:\n  Code: 405\n  Message: \n"));
+    assert_eq!(
+        (code, out.as_str()),
+        (2, "An error occurred:\n  Code: 405\n  Message: \n")
+    );
     let (code, out, _) = ctl(&["--host", &h, "health", "metrics"]).await;
     assert_eq!(code, 2);
-    assert!(out.starts_with("An error occurred:\n  Code: 200\n  Message: "), "{out}");
+    assert!(
+        out.starts_with("An error occurred:\n  Code: 200\n  Message: "),
+        "{out}"
+    );
     // unknown route: the server's 404 JSON
     let (code, out, _) = ctl(&["--host", &h, "ipfs", "gc"]).await;
-    assert_eq!((code, out.as_str()), (2, "An error occurred:\n  Code: 404\n  Message: not found\n"));
+    assert_eq!(
+        (code, out.as_str()),
+        (2, "An error occurred:\n  Code: 404\n  Message: not found\n")
+    );
 
     // nobody listening: Go's code-0 error, exit 1
     let port = closed_port();
     let (code, out, _) = ctl(&["--host", &format!("/ip4/127.0.0.1/tcp/{port}"), "id"]).await;
     assert_eq!(code, 1);
     assert!(
-        out.starts_with(&format!("An error occurred:\n  Code: 0\n  Message: Get \"http://127.0.0.1:{port}/id\": ")),
+        out.starts_with(&format!(
+            "An error occurred:\n  Code: 0\n  Message: Get \"http://127.0.0.1:{port}/id\": "
+        )),
         "{out}"
     );
     // fail-over to the next address
-    let (code, _, _) = ctl(&["--host", &format!("/ip4/127.0.0.1/tcp/{port},{h}"), "pin", "ls", CID]).await;
+    let (code, _, _) = ctl(&[
+        "--host",
+        &format!("/ip4/127.0.0.1/tcp/{port},{h}"),
+        "pin",
+        "ls",
+        CID,
+    ])
+    .await;
     assert_eq!(code, 2, "second address answered");
 
     // local problems: stderr, exit 1, nothing sent
     let n = fake.requests().len();
     let p2p_host = format!("/ip4/127.0.0.1/tcp/9096/p2p/{P1}");
     let cases: Vec<(Vec<&str>, &str, i32)> = vec![
-        (vec!["--enc", "yaml", "id"], "error : unsupported encoding\n", 1),
-        (vec!["--host", "nonsense", "id"], "error parsing host multiaddress: ", 1),
+        (
+            vec!["--enc", "yaml", "id"],
+            "error : unsupported encoding\n",
+            1,
+        ),
+        (
+            vec!["--host", "nonsense", "id"],
+            "error parsing host multiaddress: ",
+            1,
+        ),
         (
             vec!["--host", &p2p_host, "id"],
             "error creating API client: REST over libp2p is not available yet",
             1,
         ),
-        (vec!["--secret", "abc", "id"], "error parsing secret: encoding/hex: odd length hex string\n", 1),
-        (vec!["status", "--filter", "bogus"], "error parsing filter flag: invalid filter name\n", 1),
+        (
+            vec!["--secret", "abc", "id"],
+            "error parsing secret: encoding/hex: odd length hex string\n",
+            1,
+        ),
+        (
+            vec!["status", "--filter", "bogus"],
+            "error parsing filter flag: invalid filter name\n",
+            1,
+        ),
         (vec!["status", "notacid"], "error parsing cid: ", 1),
-        (vec!["pin", "add", "--allocs", "x", CID], "error decoding allocations: some peer IDs could not be decoded\n", 1),
-        (vec!["pin", "add", "--expire-in", "soon", CID], "error parsing expire-in: time: invalid duration \"soon\"\n", 1),
-        (vec!["pin", "add", "--metadata", "novalue", CID], "error parsing metadata: metadata were not in the format key=value\n", 1),
+        (
+            vec!["pin", "add", "--allocs", "x", CID],
+            "error decoding allocations: some peer IDs could not be decoded\n",
+            1,
+        ),
+        (
+            vec!["pin", "add", "--expire-in", "soon", CID],
+            "error parsing expire-in: time: invalid duration \"soon\"\n",
+            1,
+        ),
+        (
+            vec!["pin", "add", "--metadata", "novalue", CID],
+            "error parsing metadata: metadata were not in the format key=value\n",
+            1,
+        ),
         (vec!["pin", "add", "/bad/path"], "error : invalid path", 1),
-        (vec!["pin", "update", "nocid", CID], "error parsing from Cid: ", 1),
+        (
+            vec!["pin", "update", "nocid", CID],
+            "error parsing from Cid: ",
+            1,
+        ),
         (vec!["peers", "rm", "nopeer"], "error parsing peer ID: ", 1),
         (vec!["add"], "error : need at least one path\n", 1),
-        (vec!["add", "/nonexistent/file"], "error : lstat /nonexistent/file: no such file or directory\n", 1),
-        (vec!["add", "-w", "--format", "car", "x"], "error : only a single CAR file can be added and wrap-with-directory is not supported\n", 1),
+        (
+            vec!["add", "/nonexistent/file"],
+            "error : lstat /nonexistent/file: no such file or directory\n",
+            1,
+        ),
+        (
+            vec!["add", "-w", "--format", "car", "x"],
+            "error : only a single CAR file can be added and wrap-with-directory is not supported\n",
+            1,
+        ),
         (vec!["nosuchcmd"], "No help topic for 'nosuchcmd'\n", 3),
         (vec!["pin", "nosuch"], "No help topic for 'nosuch'\n", 3),
         (vec!["id", "--nope"], "Incorrect Usage: ", 1),
@@ -431,26 +609,66 @@ async fn pin_add_rm_update_and_wait() {
         json_answer(200, &gpi_json(CID, "pinned")),
     ];
     let fake = Fake::start(vec![
-        ("POST /pins/ipfs/".to_string() + CID, vec![json_answer(200, &pin_json(CID, 1))]).into_static(),
-        ("DELETE /pins/ipfs/".to_string() + CID, vec![json_answer(200, &pin_json(CID, 1))]).into_static(),
-        ("POST /pins/ipfs/".to_string() + CID2, vec![json_answer(200, &pin_json(CID2, 1))]).into_static(),
+        (
+            "POST /pins/ipfs/".to_string() + CID,
+            vec![json_answer(200, &pin_json(CID, 1))],
+        )
+            .into_static(),
+        (
+            "DELETE /pins/ipfs/".to_string() + CID,
+            vec![json_answer(200, &pin_json(CID, 1))],
+        )
+            .into_static(),
+        (
+            "POST /pins/ipfs/".to_string() + CID2,
+            vec![json_answer(200, &pin_json(CID2, 1))],
+        )
+            .into_static(),
         ("GET /pins/".to_string() + CID, pinned_later).into_static(),
-        ("GET /pins/".to_string() + CID2, vec![json_answer(200, &gpi_json(CID2, "pin_error"))]).into_static(),
+        (
+            "GET /pins/".to_string() + CID2,
+            vec![json_answer(200, &gpi_json(CID2, "pin_error"))],
+        )
+            .into_static(),
     ])
     .await;
     let h = fake.host();
     let (code, out, err) = ctl(&[
-        "--host", &h, "pin", "add", "--no-status", "--rmin", "1", "--rmax", "2", "-n", "x y", "--metadata", "k=v",
-        "--allocs", &format!("{P1}, {P2}"), CID,
+        "--host",
+        &h,
+        "pin",
+        "add",
+        "--no-status",
+        "--rmin",
+        "1",
+        "--rmax",
+        "2",
+        "-n",
+        "x y",
+        "--metadata",
+        "k=v",
+        "--allocs",
+        &format!("{P1}, {P2}"),
+        CID,
     ])
     .await;
     assert_eq!((code, err.as_str()), (0, ""));
-    assert!(out.starts_with(&format!("{CID} | x | PIN | Repl. Factor: 1--1 | Allocations: [{P1}] | Recursive")), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{CID} | x | PIN | Repl. Factor: 1--1 | Allocations: [{P1}] | Recursive"
+        )),
+        "{out}"
+    );
     let r = &fake.requests()[0];
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", format!("/pins/ipfs/{CID}").as_str()));
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", format!("/pins/ipfs/{CID}").as_str())
+    );
     assert_eq!(
         r.query,
-        format!("meta-k=v&mode=recursive&name=x+y&replication-max=2&replication-min=1&shard-size=0&user-allocations={P1}%2C{P2}")
+        format!(
+            "meta-k=v&mode=recursive&name=x+y&replication-max=2&replication-min=1&shard-size=0&user-allocations={P1}%2C{P2}"
+        )
     );
 
     // --wait: polls every second until pinned (limit = the pin's replication_factor_min)
@@ -465,19 +683,38 @@ async fn pin_add_rm_update_and_wait() {
     // the wait gives up at --wait-timeout with Go's deadline exit code
     let (code, out, err) = ctl(&["--host", &h, "pin", "rm", "-w", "--wt", "1500ms", CID]).await;
     assert_eq!((code, out.as_str()), (62, ""));
-    assert_eq!(err, "error waiting for pin status: context deadline exceeded\n");
+    assert_eq!(
+        err,
+        "error waiting for pin status: context deadline exceeded\n"
+    );
 
     // an error status stops the wait
     let (code, _, err) = ctl(&["--host", &h, "pin", "update", "--wait", CID, CID2]).await;
     assert_eq!(code, 1);
-    assert_eq!(err, "error waiting for pin status: error has occurred while attempting to reach status: pinned\n");
-    let upd = fake.requests().into_iter().find(|r| r.path == format!("/pins/ipfs/{CID2}")).unwrap();
-    assert!(upd.query.contains(&format!("pin-update={CID}")), "{}", upd.query);
+    assert_eq!(
+        err,
+        "error waiting for pin status: error has occurred while attempting to reach status: pinned\n"
+    );
+    let upd = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == format!("/pins/ipfs/{CID2}"))
+        .unwrap();
+    assert!(
+        upd.query.contains(&format!("pin-update={CID}")),
+        "{}",
+        upd.query
+    );
 
     // without --wait: one second, then the status
     let (code, out, _) = ctl(&["--host", &h, "--enc", "json", "pin", "rm", CID]).await;
     assert_eq!(code, 0);
-    assert!(out.starts_with(&format!("{{\n    \"cid\": \"{CID}\",\n    \"name\": \"n\",\n")), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{{\n    \"cid\": \"{CID}\",\n    \"name\": \"n\",\n"
+        )),
+        "{out}"
+    );
     assert!(out.contains("\"origins\": [],"), "{out}");
 }
 
@@ -493,13 +730,34 @@ async fn add_uploads_go_ipfs_files_multipart() {
     );
     let fake = Fake::start(vec![
         ("POST /add", vec![stream_answer(&[&added], "")]),
-        ("GET /allocations/".to_string() + CID, vec![json_answer(200, &pin_json(CID, 1))]).into_static(),
-        ("GET /pins/".to_string() + CID, vec![json_answer(200, &gpi_json(CID, "pinned"))]).into_static(),
+        (
+            "GET /allocations/".to_string() + CID,
+            vec![json_answer(200, &pin_json(CID, 1))],
+        )
+            .into_static(),
+        (
+            "GET /pins/".to_string() + CID,
+            vec![json_answer(200, &gpi_json(CID, "pinned"))],
+        )
+            .into_static(),
     ])
     .await;
     let h = fake.host();
     let roots = root.to_string_lossy().into_owned();
-    let (code, out, err) = ctl(&["--host", &h, "add", "-r", "--name", "nm", "--rmin", "2", "--cid-version", "1", &roots]).await;
+    let (code, out, err) = ctl(&[
+        "--host",
+        &h,
+        "add",
+        "-r",
+        "--name",
+        "nm",
+        "--rmin",
+        "2",
+        "--cid-version",
+        "1",
+        &roots,
+    ])
+    .await;
     assert_eq!((code, err.as_str()), (0, ""));
     assert_eq!(out, format!("added {CID2} d/a.txt\nadded {CID} d\n"));
 
@@ -532,20 +790,50 @@ async fn add_uploads_go_ipfs_files_multipart() {
     assert_eq!(out, format!("{CID2}\n{CID}\n"));
     let (_, out, _) = ctl(&["--host", &h, "add", "-Q", "-r", &roots]).await;
     assert_eq!(out, format!("{CID}\n"));
-    let (_, out, _) = ctl(&["--host", &h, "--enc", "json", "add", "--no-stream", "-r", &roots]).await;
+    let (_, out, _) = ctl(&[
+        "--host",
+        &h,
+        "--enc",
+        "json",
+        "add",
+        "--no-stream",
+        "-r",
+        &roots,
+    ])
+    .await;
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
-    assert!(out.starts_with("[\n    {\n        \"name\": \"d/a.txt\",\n"), "{out}");
+    assert!(
+        out.starts_with("[\n    {\n        \"name\": \"d/a.txt\",\n"),
+        "{out}"
+    );
     let (code, out, err) = ctl(&["--host", &h, "add", "-Q", "--wait", "-r", &roots]).await;
-    assert_eq!((code, out.as_str(), err.as_str()), (0, format!("{CID}\n").as_str(), ""));
-    assert!(fake.requests().iter().any(|r| r.path == format!("/allocations/{CID}")));
-    assert!(fake.requests().iter().any(|r| r.path == format!("/pins/{CID}")));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, format!("{CID}\n").as_str(), "")
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path == format!("/allocations/{CID}"))
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.path == format!("/pins/{CID}"))
+    );
 
     // several paths imply wrap-with-directory
     let f = root.join("a.txt").to_string_lossy().into_owned();
     let (code, _, _) = ctl(&["--host", &h, "add", &f, &f]).await;
     assert_eq!(code, 0);
-    assert!(fake.requests().last().unwrap().query.contains("wrap-with-directory=true"));
+    assert!(
+        fake.requests()
+            .last()
+            .unwrap()
+            .query
+            .contains("wrap-with-directory=true")
+    );
 }
 
 #[tokio::test]
@@ -555,7 +843,9 @@ async fn other_commands_print_like_go() {
         r#"[{{"name":"freespace","peer":"{P1}","value":"5000","expire":{},"valid":true,"weight":5000,"partitionable":false,"received_at":0}}]"#,
         now_ns + 30_500_000_000
     );
-    let gc = format!(r#"{{"peer_map":{{"{P1}":{{"peer":"{P1}","peername":"p1","keys":[{{"key":"{CID}"}}]}}}}}}"#);
+    let gc = format!(
+        r#"{{"peer_map":{{"{P1}":{{"peer":"{P1}","peername":"p1","keys":[{{"key":"{CID}"}}]}}}}}}"#
+    );
     let fake = Fake::start(vec![
         ("GET /monitor/metrics", vec![json_answer(200, r#"["ping","freespace"]"#)]),
         ("GET /monitor/metrics/freespace", vec![json_answer(200, &metric)]),
@@ -567,27 +857,63 @@ async fn other_commands_print_like_go() {
     ])
     .await;
     let h = fake.host();
-    assert_eq!(ctl(&["--host", &h, "health", "metrics"]).await.1, "ping\nfreespace\n");
     assert_eq!(
-        ctl(&["--host", &h, "health", "metrics", "freespace"]).await.1,
+        ctl(&["--host", &h, "health", "metrics"]).await.1,
+        "ping\nfreespace\n"
+    );
+    assert_eq!(
+        ctl(&["--host", &h, "health", "metrics", "freespace"])
+            .await
+            .1,
         format!("{P1} | freespace: 5.0 kB | Expires in: 30 seconds from now\n")
     );
-    assert_eq!(ctl(&["--host", &h, "ipfs", "gc", "--local"]).await.1, format!("p1{}\n  > CIDs:\n    - {CID}\n", " ".repeat(13)));
+    assert_eq!(
+        ctl(&["--host", &h, "ipfs", "gc", "--local"]).await.1,
+        format!("p1{}\n  > CIDs:\n    - {CID}\n", " ".repeat(13))
+    );
     assert_eq!(ctl(&["--host", &h, "version"]).await.1, "1.1.6\n");
-    assert_eq!(ctl(&["--host", &h, "--enc", "json", "version"]).await.1, "{\n    \"version\": \"1.1.6\"\n}\n");
-    assert_eq!(ctl(&["--host", &h, "health", "alerts"]).await, (0, String::new(), String::new()));
-    assert_eq!(ctl(&["--host", &h, "--enc", "json", "health", "alerts"]).await.1, "[]\n");
-    assert_eq!(ctl(&["--host", &h, "peers", "rm", P2]).await, (0, String::new(), String::new()));
+    assert_eq!(
+        ctl(&["--host", &h, "--enc", "json", "version"]).await.1,
+        "{\n    \"version\": \"1.1.6\"\n}\n"
+    );
+    assert_eq!(
+        ctl(&["--host", &h, "health", "alerts"]).await,
+        (0, String::new(), String::new())
+    );
+    assert_eq!(
+        ctl(&["--host", &h, "--enc", "json", "health", "alerts"])
+            .await
+            .1,
+        "[]\n"
+    );
+    assert_eq!(
+        ctl(&["--host", &h, "peers", "rm", P2]).await,
+        (0, String::new(), String::new())
+    );
     let (code, out, _) = ctl(&["--host", &h, "health", "graph"]).await;
     assert_eq!(code, 0);
-    assert!(out.starts_with("digraph cluster {\n") && out.contains("C0 [label=") && out.ends_with("}"), "{out}");
+    assert!(
+        out.starts_with("digraph cluster {\n") && out.contains("C0 [label=") && out.ends_with("}"),
+        "{out}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("g.dot");
     let (code, out, _) = ctl(&["--host", &h, "health", "graph", "-f", f.to_str().unwrap()]).await;
     assert_eq!((code, out.as_str()), (0, ""));
-    assert!(std::fs::read_to_string(&f).unwrap().starts_with("digraph cluster {"));
-    let gc_req = fake.requests().into_iter().find(|r| r.path == "/ipfs/gc").unwrap();
-    assert_eq!((gc_req.method.as_str(), gc_req.query.as_str()), ("POST", "local=true"));
+    assert!(
+        std::fs::read_to_string(&f)
+            .unwrap()
+            .starts_with("digraph cluster {")
+    );
+    let gc_req = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/ipfs/gc")
+        .unwrap();
+    assert_eq!(
+        (gc_req.method.as_str(), gc_req.query.as_str()),
+        ("POST", "local=true")
+    );
 }
 
 #[tokio::test]
@@ -595,21 +921,49 @@ async fn commands_help_and_version() {
     let (code, out, _) = ctl(&["commands"]).await;
     assert_eq!(code, 0);
     let expected = [
-        "id", "peers", "peers ls", "peers rm", "add", "pin", "pin add", "pin rm", "pin update", "pin ls", "status",
-        "recover", "version", "health", "health graph", "health metrics", "health alerts", "health bandwidth", "ipfs",
-        "ipfs gc", "commands", "help",
+        "id",
+        "peers",
+        "peers ls",
+        "peers rm",
+        "add",
+        "pin",
+        "pin add",
+        "pin rm",
+        "pin update",
+        "pin ls",
+        "status",
+        "recover",
+        "version",
+        "health",
+        "health graph",
+        "health metrics",
+        "health alerts",
+        "health bandwidth",
+        "ipfs",
+        "ipfs gc",
+        "commands",
+        "help",
     ]
     .iter()
     .map(|c| format!("ipfs-cluster-ctl {c}\n"))
     .collect::<String>();
     assert_eq!(out, expected);
-    assert_eq!(ctl(&["-v"]).await, (0, "ipfs-cluster-ctl version 1.1.6\n".into(), String::new()));
+    assert_eq!(
+        ctl(&["-v"]).await,
+        (0, "ipfs-cluster-ctl version 1.1.6\n".into(), String::new())
+    );
     let (code, out, _) = ctl(&[]).await;
     assert_eq!(code, 0);
-    assert!(out.contains("Usage: ipfs-cluster-ctl [OPTIONS] [command]"), "{out}");
+    assert!(
+        out.contains("Usage: ipfs-cluster-ctl [OPTIONS] [command]"),
+        "{out}"
+    );
     let (code, out, _) = ctl(&["h", "pin"]).await;
     assert_eq!(code, 0);
-    assert!(out.contains("Pin and unpin and list items in IPFS Cluster"), "{out}");
+    assert!(
+        out.contains("Pin and unpin and list items in IPFS Cluster"),
+        "{out}"
+    );
     let (code, out, _) = ctl(&["pin"]).await;
     assert_eq!(code, 0);
     assert!(out.contains("ls"), "{out}");
