@@ -739,6 +739,8 @@ fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> ClientError {
         } else {
             "context deadline exceeded (Client.Timeout exceeded while awaiting headers)".to_string()
         }
+    } else if let Some(dial) = e.is_connect().then(|| go_dial_error(url, e)).flatten() {
+        dial
     } else {
         let mut parts = Vec::new();
         let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
@@ -762,6 +764,35 @@ fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> ClientError {
         format!("{op} \"{url}\": {cause}")
     };
     ClientError::Transport { message, timeout }
+}
+
+/// Go's wording of a refused or unreachable connection: `dial tcp 127.0.0.1:9094: connect:
+/// connection refused`.
+fn go_dial_error(url: &str, e: &reqwest::Error) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let host = u.host_str()?.to_string(); // IPv6 comes bracketed
+    let port = u.port_or_known_default()?;
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            let why = match io.kind() {
+                io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+                _ => {
+                    let t = io.to_string();
+                    let t = t.split(" (os error").next().unwrap_or(&t).to_string();
+                    let mut c = t.chars();
+                    match c.next() {
+                        Some(f) => f.to_lowercase().chain(c).collect(),
+                        None => t,
+                    }
+                }
+            };
+            return Some(format!("dial tcp {host}:{port}: connect: {why}"));
+        }
+        src = s.source();
+    }
+    None
 }
 
 /// A source for `add`: a local path or an `http(s)://` URL.

@@ -33,6 +33,8 @@ struct Canned {
     /// `Some` = streaming answer with `Trailer: X-Stream-Error` set to this.
     trailer: Option<String>,
     delay: Duration,
+    /// Pause before each chunk after the first (streams).
+    gap: Duration,
 }
 
 fn json_answer(status: u16, body: &str) -> Canned {
@@ -41,6 +43,7 @@ fn json_answer(status: u16, body: &str) -> Canned {
         chunks: vec![body.as_bytes().to_vec()],
         trailer: None,
         delay: Duration::ZERO,
+        gap: Duration::ZERO,
     }
 }
 
@@ -50,6 +53,7 @@ fn stream_answer(chunks: &[&str], trailer: &str) -> Canned {
         chunks: chunks.iter().map(|c| c.as_bytes().to_vec()).collect(),
         trailer: Some(trailer.to_string()),
         delay: Duration::ZERO,
+        gap: Duration::ZERO,
     }
 }
 
@@ -151,11 +155,19 @@ async fn handle(State(state): State<Arc<Mutex<FakeState>>>, req: Request) -> Res
             let mut tr = HeaderMap::new();
             tr.insert("X-Stream-Error", HeaderValue::from_str(&t).unwrap());
             frames.push(Ok(Frame::trailers(tr)));
-            let stream = futures::stream::iter(frames).then(|f| async move {
-                // separate network writes, so the client sees the chunks apart
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                f
-            });
+            let gap = c.gap;
+            let stream = futures::stream::iter(frames.into_iter().enumerate()).then(
+                move |(i, f)| async move {
+                    // separate network writes, so the client sees the chunks apart
+                    let pause = if i > 0 && !gap.is_zero() {
+                        gap
+                    } else {
+                        Duration::from_millis(5)
+                    };
+                    tokio::time::sleep(pause).await;
+                    f
+                },
+            );
             b.body(Body::new(StreamBody::new(stream))).unwrap()
         }
     }
@@ -290,6 +302,7 @@ async fn streams_split_across_chunks_with_trailers() {
                 chunks: vec![],
                 trailer: Some(String::new()),
                 delay: Duration::ZERO,
+                gap: Duration::ZERO,
             }],
         ),
         (
@@ -480,11 +493,12 @@ async fn error_answers_and_exit_codes() {
     let port = closed_port();
     let (code, out, _) = ctl(&["--host", &format!("/ip4/127.0.0.1/tcp/{port}"), "id"]).await;
     assert_eq!(code, 1);
-    assert!(
-        out.starts_with(&format!(
-            "An error occurred:\n  Code: 0\n  Message: Get \"http://127.0.0.1:{port}/id\": "
-        )),
-        "{out}"
+    assert_eq!(
+        out,
+        format!(
+            "An error occurred:\n  Code: 0\n  Message: Get \"http://127.0.0.1:{port}/id\": dial tcp \
+             127.0.0.1:{port}: connect: connection refused\n"
+        )
     );
     // fail-over to the next address
     let (code, _, _) = ctl(&[
@@ -585,6 +599,23 @@ impl IntoStatic for (String, Vec<Canned>) {
     fn into_static(self) -> (&'static str, Vec<Canned>) {
         (Box::leak(self.0.into_boxed_str()), self.1)
     }
+}
+
+#[tokio::test]
+async fn timeout_inside_a_stream_is_a_deadline() {
+    let line = format!("{}\n", id_json(P1, "a"));
+    let slow = Canned {
+        gap: Duration::from_millis(2500),
+        ..stream_answer(&[&line, &line], "")
+    };
+    let fake = Fake::start(vec![("GET /peers", vec![slow])]).await;
+    let (code, out, err) = ctl(&["--host", &fake.host(), "-t", "1", "peers", "ls"]).await;
+    assert_eq!(out, id_text(P1, "a"));
+    assert_eq!(
+        err,
+        "error : context deadline exceeded (Client.Timeout or context cancellation while reading body)\n"
+    );
+    assert_eq!(code, 62);
 }
 
 #[tokio::test]
@@ -852,7 +883,7 @@ async fn other_commands_print_like_go() {
         ("POST /ipfs/gc", vec![json_answer(200, &gc)]),
         ("GET /version", vec![json_answer(200, r#"{"version":"1.1.6"}"#)]),
         ("GET /health/alerts", vec![json_answer(200, "null")]),
-        ("DELETE /peers/".to_string() + P2, vec![Canned { status: 204, chunks: vec![], trailer: None, delay: Duration::ZERO }]).into_static(),
+        ("DELETE /peers/".to_string() + P2, vec![Canned { status: 204, chunks: vec![], trailer: None, delay: Duration::ZERO, gap: Duration::ZERO }]).into_static(),
         ("GET /health/graph", vec![json_answer(200, &format!(r#"{{"cluster_id":"{P1}","cluster_links":{{"{P1}":[]}},"cluster_to_ipfs":{{}},"ipfs_links":null}}"#))]),
     ])
     .await;
