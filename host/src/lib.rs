@@ -3,6 +3,7 @@
 //! This crate holds the daemon's components, one module per component (see DESIGN.md):
 //! `ipfs` is the embedded IPFS node with its Kubo RPC API, `cli` the command-line front ends.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod consensus;

@@ -3,6 +3,7 @@
 //!
 //! Binaries use `anyhow` for their errors; library components below use `thiserror` enums.
 
+pub mod ctl;
 pub mod ipfs;
 
 use clap::{Parser, Subcommand};

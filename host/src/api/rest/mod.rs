@@ -1,0 +1,3 @@
+//! IPFS Cluster's REST API (`api/rest`): the client.
+
+pub mod client;
