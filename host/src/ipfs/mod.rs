@@ -1,5 +1,6 @@
 //! The embedded IPFS node.
 
+pub mod adder;
 pub mod blockstore;
 pub mod car;
 pub mod connector;

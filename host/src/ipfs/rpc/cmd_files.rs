@@ -18,13 +18,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::multipart::{EntryKind, MultipartReader};
+use super::multipart::MultipartReader;
 use super::request::RpcRequest;
 use super::server::{Emitter, Input, RpcResult, bytes_stream, json, ndjson_from};
-use crate::ipfs::node::{Node, NodeError};
+use crate::ipfs::adder::{self, AddError, AddEvent, AddSettings, BlockSink, Discard};
+use crate::ipfs::node::Node;
 use crate::ipfs::pins::PinMode;
-use crate::ipfs::unixfs::dir::DirBuilder;
-use crate::ipfs::unixfs::file::{FileImporter, ImportOptions, Metadata};
+use crate::ipfs::unixfs::file::{Block, ImportOptions, Metadata};
 use crate::ipfs::unixfs::reader::{self, BlockSource, ReadError};
 
 /// Reads blocks for the UnixFS reader from a blocking thread, waiting (until the request's
@@ -82,10 +82,6 @@ fn resolve_blocking(src: &FetchingSource, path: &str) -> Result<Cid, ApiError> {
 }
 
 fn read_error(e: ReadError) -> ApiError {
-    ApiError::normal(e.to_string())
-}
-
-fn node_error(e: NodeError) -> ApiError {
     ApiError::normal(e.to_string())
 }
 
@@ -153,128 +149,22 @@ pub async fn cat(node: Arc<Node>, req: &RpcRequest) -> RpcResult {
     bytes_stream("text/plain", len, rx).await
 }
 
-/// What the import thread receives.
-enum Feed {
-    File { path: String, meta: Metadata },
-    Data(Bytes),
-    EndFile,
-    Dir { path: String, meta: Metadata },
-}
+/// The embedded node's sink: blocks go to its block store, made durable at the end.
+struct NodeSink(Arc<Node>);
 
-/// What the import thread reports.
-enum Added {
-    Progress {
-        name: String,
-        bytes: u64,
-    },
-    Entry {
-        name: String,
-        cid: Cid,
-        size: u64,
-        top_level: bool,
-    },
-}
-
-struct AddSettings {
-    opts: ImportOptions,
-    only_hash: bool,
-    wrap: bool,
-    progress: bool,
-}
-
-/// The blocking side of an add: imports the fed files, builds the directories, writes blocks.
-fn import_thread(
-    node: Arc<Node>,
-    s: AddSettings,
-    mut feed: mpsc::Receiver<Feed>,
-    out: mpsc::Sender<Added>,
-) -> Result<(), ApiError> {
-    let store = |blocks: Vec<crate::ipfs::unixfs::file::Block>| -> Result<(), ApiError> {
-        if s.only_hash {
-            return Ok(());
-        }
+impl BlockSink for NodeSink {
+    fn put(&mut self, blocks: Vec<Block>) -> Result<(), String> {
         for b in blocks {
-            node.put_block_trusted(&b.cid, &b.data)
-                .map_err(node_error)?;
+            self.0
+                .put_block_trusted(&b.cid, &b.data)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
-    };
-    let mut dirs = DirBuilder::new(&s.opts);
-    let mut in_dir = s.wrap;
-    let mut current: Option<(String, FileImporter, u64, u64)> = None;
-    const PROGRESS_STEP: u64 = 256 * 1024;
-    while let Some(item) = feed.blocking_recv() {
-        match item {
-            Feed::File { path, meta } => {
-                current = Some((path, FileImporter::new(s.opts.clone(), meta), 0, 0));
-            }
-            Feed::Data(data) => {
-                let (name, importer, bytes, reported) =
-                    current.as_mut().expect("data follows a file");
-                store(importer.push(&data))?;
-                *bytes += data.len() as u64;
-                if s.progress && *bytes - *reported >= PROGRESS_STEP {
-                    *reported = *bytes;
-                    let _ = out.blocking_send(Added::Progress {
-                        name: name.clone(),
-                        bytes: *bytes,
-                    });
-                }
-            }
-            Feed::EndFile => {
-                let (path, importer, bytes, _) = current.take().expect("end follows a file");
-                let (blocks, root) = importer.finish();
-                store(blocks)?;
-                if s.progress {
-                    let _ = out.blocking_send(Added::Progress {
-                        name: path.clone(),
-                        bytes,
-                    });
-                }
-                let name = if path.is_empty() {
-                    root.cid.to_string()
-                } else {
-                    path.clone()
-                };
-                let nested = path.contains('/');
-                in_dir |= nested;
-                dirs.add_file(&name, &root)
-                    .map_err(|e| ApiError::client(e.to_string()))?;
-                let _ = out.blocking_send(Added::Entry {
-                    name,
-                    cid: root.cid,
-                    size: root.size,
-                    top_level: !nested && !s.wrap,
-                });
-            }
-            Feed::Dir { path, meta } => {
-                in_dir = true;
-                dirs.add_dir(&path, meta)
-                    .map_err(|e| ApiError::client(e.to_string()))?;
-            }
-        }
     }
-    if !in_dir {
-        return Ok(());
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.0.flush().map_err(|e| e.to_string())
     }
-    for (path, block, size) in dirs.build().map_err(|e| ApiError::client(e.to_string()))? {
-        if path.is_empty() && !s.wrap {
-            continue; // the implicit root of unwrapped top-level entries is not output
-        }
-        let top_level = if s.wrap {
-            path.is_empty()
-        } else {
-            !path.contains('/')
-        };
-        store(vec![block.clone()])?;
-        let _ = out.blocking_send(Added::Entry {
-            name: path,
-            cid: block.cid,
-            size,
-            top_level,
-        });
-    }
-    Ok(())
 }
 
 fn metadata(
@@ -324,39 +214,34 @@ pub async fn add(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
         req.string("hash")?,
     )
     .map_err(|e| ApiError::client(e.to_string()))?;
-    let settings = AddSettings {
-        opts,
-        only_hash: req.bool(["only-hash", "n"], false)?,
-        wrap: req.bool(["wrap-with-directory", "w"], false)?,
-        progress: req.bool(["progress", "p"], false)?,
-    };
-    let pin = req.bool("pin", true)? && !settings.only_hash;
+    let only_hash = req.bool(["only-hash", "n"], false)?;
+    let wrap = req.bool(["wrap-with-directory", "w"], false)?;
+    let progress = req.bool(["progress", "p"], false)?;
+    let pin = req.bool("pin", true)? && !only_hash;
     let pin_name = req.string("pin-name")?.unwrap_or("").to_owned();
     let quieter = req.bool(["quieter", "Q"], false)?;
     let silent = req.bool("silent", false)?;
+    let settings = AddSettings {
+        import: opts,
+        wrap,
+        progress,
+        default_meta: metadata(&req, None, None)?,
+    };
     let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body, "path")?;
-    // check request-level metadata once, before any work
-    metadata(&req, None, None)?;
 
     ndjson_from(move |tx: Emitter| async move {
         let _gc = node.gc_guard().await;
-        let (feed_tx, feed_rx) = mpsc::channel::<Feed>(8);
-        let (out_tx, mut out_rx) = mpsc::channel::<Added>(64);
-        let only_hash = settings.only_hash;
-        let worker = {
-            let node = node.clone();
-            tokio::task::spawn_blocking(move || import_thread(node, settings, feed_rx, out_tx))
-        };
-        // Forward outputs, holding back the last entry until the add is durable.
+        let (out_tx, mut out_rx) = mpsc::channel::<AddEvent>(64);
+        // Forward outputs, holding back the last entry until the add is durable and pinned.
         let forward = {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let mut roots = Vec::new();
                 let mut held: Option<serde_json::Value> = None;
-                while let Some(a) = out_rx.recv().await {
-                    let line = match a {
-                        Added::Progress { name, bytes } => json!({ "Name": name, "Bytes": bytes }),
-                        Added::Entry { name, cid, size, top_level } => {
+                while let Some(event) = out_rx.recv().await {
+                    let line = match event {
+                        AddEvent::Progress { name, bytes } => json!({ "Name": name, "Bytes": bytes }),
+                        AddEvent::Entry { name, cid, size, top_level } => {
                             if top_level {
                                 roots.push(cid);
                             }
@@ -373,41 +258,17 @@ pub async fn add(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
                 (roots, held)
             })
         };
-        let feeding = async {
-            while let Some(entry) = parts.next_entry().await? {
-                let meta = metadata(&req, entry.mode, entry.mtime)?;
-                match entry.kind {
-                    EntryKind::Directory => {
-                        let _ = feed_tx.send(Feed::Dir { path: entry.path, meta }).await;
-                    }
-                    EntryKind::Symlink(_) => {
-                        return Err(ApiError::client("symlinks are not supported by the embedded node's add"));
-                    }
-                    EntryKind::File => {
-                        if feed_tx.send(Feed::File { path: entry.path, meta }).await.is_err() {
-                            return Ok(());
-                        }
-                        while let Some(chunk) = parts.next_chunk().await? {
-                            if feed_tx.send(Feed::Data(chunk)).await.is_err() {
-                                return Ok(());
-                            }
-                        }
-                        let _ = feed_tx.send(Feed::EndFile).await;
-                    }
-                }
-            }
-            Ok(())
+        let added = if only_hash {
+            adder::add(&mut parts, settings, Discard, out_tx).await
+        } else {
+            adder::add(&mut parts, settings, NodeSink(node.clone()), out_tx).await
         };
-        let fed: Result<(), ApiError> = feeding.await;
-        drop(feed_tx);
-        let imported = worker.await.map_err(|e| ApiError::normal(format!("import task failed: {e}")));
         let (roots, held) = forward.await.expect("forwarder");
         let finish = async {
-            fed?;
-            imported??;
-            if !only_hash {
-                node.flush().map_err(node_error)?;
-            }
+            added.map_err(|e| match e {
+                AddError::Input(e) => e,
+                AddError::Store(m) => ApiError::normal(m),
+            })?;
             if pin && !roots.is_empty() {
                 let node2 = node.clone();
                 blocking(move || {
