@@ -462,8 +462,9 @@ pub struct PeerDescription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddedOutput {
     pub name: String,
-    #[serde(with = "cid_str")]
-    pub cid: Cid,
+    /// `null` on progress lines (only `name` and `bytes` are set).
+    #[serde(default, with = "opt_cid")]
+    pub cid: Option<Cid>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bytes: u64,
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -200,10 +200,11 @@ pub fn pin_text(p: &Pin) -> String {
 
 /// `textFormatPrintAddedOutput` / `…Quiet`.
 pub fn added_text(a: &AddedOutput, quiet: bool) -> String {
+    let cid = a.cid.map(|c| c.to_string()).unwrap_or_default();
     if quiet {
-        format!("{}\n", a.cid)
+        format!("{cid}\n")
     } else {
-        format!("added {} {}\n", a.cid, a.name)
+        format!("added {cid} {}\n", a.name)
     }
 }
 
@@ -468,7 +469,7 @@ mod tests {
     fn add_version_error_lines() {
         let a = AddedOutput {
             name: "dir/a b.txt".into(),
-            cid: cid(),
+            cid: Some(cid()),
             bytes: 3,
             size: 11,
             allocations: vec![],

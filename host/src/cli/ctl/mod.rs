@@ -802,6 +802,7 @@ impl Ctl<'_, '_> {
             Ok(mut s) => {
                 while let Some(item) = s.next().await {
                     match item {
+                        Ok(v) if v.cid.is_none() => {} // a progress line
                         Ok(v) => {
                             stop_bar(&stop);
                             if a.no_stream {
@@ -832,12 +833,14 @@ impl Ctl<'_, '_> {
             } else if qq {
                 self.show(&last, |v| format::added_text(v, q));
             }
-            if a.wait {
+            if a.wait
+                && let Some(root) = last.cid
+            {
                 let mut rmin = p.pin.replication_factor_min as i64;
-                if let Ok(alloc) = self.client.allocation(&last.cid).await {
+                if let Ok(alloc) = self.client.allocation(&root).await {
                     rmin = alloc.options.replication_factor_min as i64;
                 }
-                self.wait_for(&last.cid, TrackerStatus::Pinned, a.wait_timeout, rmin)
+                self.wait_for(&root, TrackerStatus::Pinned, a.wait_timeout, rmin)
                     .await?;
             }
         }
