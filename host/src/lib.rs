@@ -10,4 +10,5 @@ pub mod config;
 pub mod consensus;
 pub mod ipfs;
 pub mod state;
+pub mod tracker;
 pub mod types;

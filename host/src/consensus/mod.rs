@@ -328,7 +328,7 @@ impl Consensus {
         state: Arc<State>,
         transport: Box<dyn RaftTransport>,
     ) -> Result<Consensus, ConsensusError> {
-        config.validate().map_err(ConsensusError::Config)?;
+        config.check_raft_limits().map_err(ConsensusError::Config)?;
         if node_id == 0 {
             return Err(ConsensusError::Config(
                 "node id 0 is reserved by raft".into(),
