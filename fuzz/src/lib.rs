@@ -26,7 +26,15 @@ use pinfold::ipfs::rpc::request::{
 pub const MULTIPART_CONTENT_TYPE: &str = "multipart/form-data; boundary=B";
 
 /// Option names the request check reads with every accessor.
-const PROBE_OPTIONS: &[&str] = &["recursive", "r", "timeout", "cid-version", "mode", "offset", "arg"];
+const PROBE_OPTIONS: &[&str] = &[
+    "recursive",
+    "r",
+    "timeout",
+    "cid-version",
+    "mode",
+    "offset",
+    "arg",
+];
 
 fn assert_client_error(e: &ApiError) {
     let s = e.status.as_u16();
@@ -133,13 +141,23 @@ async fn read_all(chunks: Vec<Bytes>, limits: Limits, skip_odd: bool, budget: us
         }
         items.push((entry, data));
     };
-    assert!(data_len <= total, "more data out ({data_len}) than in ({total})");
+    assert!(
+        data_len <= total,
+        "more data out ({data_len}) than in ({total})"
+    );
     if let Some(e) = &error {
         assert_eq!(e.status.as_u16(), 400, "{e:?}");
         assert!(e.message.starts_with("multipart: "), "{e:?}");
-        assert_eq!(r.next_entry().await.ok(), Some(None), "reader must stay finished after an error");
+        assert_eq!(
+            r.next_entry().await.ok(),
+            Some(None),
+            "reader must stay finished after an error"
+        );
     }
-    Outcome { items, error: error.map(|e| (e.status.as_u16(), e.message)) }
+    Outcome {
+        items,
+        error: error.map(|e| (e.status.as_u16(), e.message)),
+    }
 }
 
 /// Properties of the multipart reader (see the crate docs). The first input byte picks the

@@ -8,8 +8,14 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     for dir in ["seeds", "corpus", "artifacts"] {
-        let Ok(rd) = std::fs::read_dir(root.join(dir).join(target)) else { continue };
-        let mut files: Vec<_> = rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+        let Ok(rd) = std::fs::read_dir(root.join(dir).join(target)) else {
+            continue;
+        };
+        let mut files: Vec<_> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
         files.sort();
         for f in files {
             out.push(std::fs::read(&f).expect("readable corpus file"));
@@ -70,7 +76,24 @@ fn mutate(rng: &mut Rng, seed: &[u8], dictionary: &[&[u8]]) -> Vec<u8> {
 #[test]
 fn rpc_request_corpus() {
     let seeds = inputs("rpc_request");
-    let dict: &[&[u8]] = &[b"/", b"?", b"&", b"=", b"%", b"%2F", b"+", b";", b"arg=", b"timeout=", b"1h", b".5", b"/api/v0/", b"pin/add", b"0x", b"_"];
+    let dict: &[&[u8]] = &[
+        b"/",
+        b"?",
+        b"&",
+        b"=",
+        b"%",
+        b"%2F",
+        b"+",
+        b";",
+        b"arg=",
+        b"timeout=",
+        b"1h",
+        b".5",
+        b"/api/v0/",
+        b"pin/add",
+        b"0x",
+        b"_",
+    ];
     let mut rng = Rng(0x5EED_0001);
     for s in &seeds {
         pinfold_fuzz::check_rpc_request(s);
@@ -85,10 +108,22 @@ fn rpc_request_corpus() {
 fn multipart_corpus() {
     let seeds = inputs("multipart");
     let dict: &[&[u8]] = &[
-        b"\r\n", b"\n", b"--B", b"\r\n--B", b"--B--", b"--", b" ", b"\t", b"\r\n\r\n",
-        b"Content-Type: application/x-directory\r\n", b"Content-Type: application/symlink\r\n",
+        b"\r\n",
+        b"\n",
+        b"--B",
+        b"\r\n--B",
+        b"--B--",
+        b"--",
+        b" ",
+        b"\t",
+        b"\r\n\r\n",
+        b"Content-Type: application/x-directory\r\n",
+        b"Content-Type: application/symlink\r\n",
         b"Content-Disposition: form-data; name=\"f?mode=0644&mtime=1\"; filename=\"a%2Fb\"\r\n",
-        b"abspath-encoded: %2Fx\r\n", b" folded\r\n", b"..", b"%00",
+        b"abspath-encoded: %2Fx\r\n",
+        b" folded\r\n",
+        b"..",
+        b"%00",
     ];
     let mut rng = Rng(0x5EED_0002);
     for s in &seeds {
