@@ -83,8 +83,6 @@
 //! * Implicit parent directories and out-of-order parts are the consumer's concern.
 //!   [`Entry`] reports parts as they arrive.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -987,12 +985,6 @@ fn normalise_unix(secs: i64, nsecs: i64) -> Option<(i64, Option<u32>)> {
     Some((secs, (n != 0).then_some(n)))
 }
 
-/// Convenience for tests and tools: the duration form of an entry's mtime.
-pub fn mtime_as_duration(mtime: (i64, Option<u32>)) -> Option<Duration> {
-    let secs = u64::try_from(mtime.0).ok()?;
-    Some(Duration::new(secs, mtime.1.unwrap_or(0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::error::ErrorFormat;
@@ -1562,8 +1554,6 @@ a\r\n--BX\r\n--B-x\r\n--\r\n-B\r\n--B--\r\n";
             m("file?mtime=9223372036854775807&mtime-nsecs=1000000000"),
             (None, None)
         );
-        assert_eq!(mtime_as_duration((1, Some(5))), Some(Duration::new(1, 5)));
-        assert_eq!(mtime_as_duration((-1, None)), None);
     }
 
     #[tokio::test]
