@@ -404,7 +404,7 @@ fn float(v: &str) -> Result<f64, String> {
 }
 
 fn dur(v: &str) -> Result<Duration, String> {
-    duration::parse(v)
+    duration::parse(v).map_err(|e| e.to_string())
 }
 
 fn maddr(v: &str) -> Result<Multiaddr, String> {

@@ -215,7 +215,7 @@ impl FromJson for Duration {
         let s = v
             .as_str()
             .ok_or_else(|| expected("a duration string such as \"30s\"", v))?;
-        duration::parse(s)
+        duration::parse(s).map_err(|e| e.to_string())
     }
     fn keeps_default(v: &Value) -> bool {
         v.as_str() == Some("")
@@ -406,7 +406,7 @@ mod tests {
         let mut o = Obj::new("s.sub", &v).unwrap();
         let mut d = Duration::ZERO;
         let e = o.read("t", &mut d).unwrap_err().to_string();
-        assert_eq!(e, "s.sub.t: invalid duration \"2x\"");
+        assert_eq!(e, "s.sub.t: time: unknown unit \"x\" in duration \"2x\"");
         let e = o.read("u", &mut 0u32).unwrap_err().to_string();
         assert!(e.starts_with("s.sub.u: -1 is invalid"), "{e}");
         let e = o.read("b", &mut false).unwrap_err().to_string();

@@ -621,7 +621,7 @@ fn each_validation_error_names_the_key() {
         ),
         (
             json!({"cluster": {"state_sync_interval": "2x"}}),
-            "cluster.state_sync_interval: invalid duration \"2x\"",
+            "cluster.state_sync_interval: time: unknown unit \"x\" in duration \"2x\"",
         ),
         (
             json!({"cluster": {"dial_peer_timeout": "0s"}}),
@@ -681,7 +681,7 @@ fn each_validation_error_names_the_key() {
         ),
         (
             json!({"consensus": {"raft": {"wait_for_leader_timeout": "15"}}}),
-            "consensus.raft.wait_for_leader_timeout: invalid duration \"15\"",
+            "consensus.raft.wait_for_leader_timeout: time: missing unit in duration \"15\"",
         ),
         (
             json!({"consensus": {"raft": {"init_peerset": ["nope"]}}}),
@@ -996,7 +996,10 @@ fn env_errors_name_the_variable() {
     let e = run(&[("CLUSTER_STATESYNCINTERVAL", "2x")])
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "CLUSTER_STATESYNCINTERVAL: invalid duration \"2x\"");
+    assert_eq!(
+        e,
+        "CLUSTER_STATESYNCINTERVAL: time: unknown unit \"x\" in duration \"2x\""
+    );
     let e = run(&[("CLUSTER_LEAVEONSHUTDOWN", "yes")])
         .unwrap_err()
         .to_string();
