@@ -9,6 +9,10 @@
 //! Errors carry the HTTP status IPFS Cluster gives them ([`ClusterError::status`]), so every
 //! API maps them the same way.
 
+mod peer;
+
+pub use peer::{Cluster, ClusterHandle, ClusterParts, ClusterSettings};
+
 use cid::Cid;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
