@@ -4,23 +4,48 @@
 //! Binaries use `anyhow` for their errors; library components below use `thiserror` enums.
 
 pub mod ctl;
+pub mod daemon;
 pub mod ipfs;
+pub mod service;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// Pinfold: an IPFS Cluster peer with sandboxed policy plugins.
+/// Pinfold: an IPFS Cluster peer with sandboxed policy plugins (≈ ipfs-cluster-service).
 #[derive(Debug, Parser)]
 #[command(name = "pinfold", version, about)]
 pub struct Service {
+    /// Path to the configuration and data folder (default ~/.pinfold).
+    #[arg(short = 'c', long = "config", global = true, env = "PINFOLD_PATH")]
+    pub config: Option<PathBuf>,
     /// Log level (error, warn, info, debug, trace), or a tracing filter.
-    #[arg(long, global = true, default_value = "info", env = "PINFOLD_LOGLEVEL")]
+    #[arg(
+        short = 'l',
+        long,
+        global = true,
+        default_value = "info",
+        env = "PINFOLD_LOGLEVEL"
+    )]
     pub loglevel: String,
+    /// Debug logging (same as --loglevel debug).
+    #[arg(short = 'd', long, global = true)]
+    pub debug: bool,
     #[command(subcommand)]
     pub command: ServiceCommand,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
+    /// Create a configuration (service.json, identity.json, peerstore).
+    Init(service::InitArgs),
+    /// Run the cluster peer (creates a default configuration first if there is none).
+    Daemon(service::DaemonArgs),
+    /// Export, import or clean the pinset of a stopped peer.
+    #[command(subcommand)]
+    State(service::StateCommand),
+    /// Print the version.
+    Version,
     /// Run or manage the embedded IPFS node on its own.
     #[command(subcommand)]
     Ipfs(ipfs::IpfsCommand),
@@ -50,12 +75,23 @@ pub async fn shutdown_signal() {
 /// Entry point of the `pinfold` binary.
 pub fn run_service() -> anyhow::Result<()> {
     let cli = Service::parse();
-    init_logging(&cli.loglevel);
+    init_logging(if cli.debug { "debug" } else { &cli.loglevel });
+    let folder = match &cli.config {
+        Some(p) => crate::config::ConfigFolder::new(p.clone()),
+        None => crate::config::ConfigFolder::new(crate::config::default_folder()?),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         match cli.command {
+            ServiceCommand::Init(args) => service::init(&folder, args),
+            ServiceCommand::Daemon(args) => service::daemon(folder, args).await,
+            ServiceCommand::State(cmd) => service::state(&folder, cmd),
+            ServiceCommand::Version => {
+                println!("{}", env!("CARGO_PKG_VERSION"));
+                Ok(())
+            }
             ServiceCommand::Ipfs(cmd) => ipfs::run(cmd).await,
         }
     })
