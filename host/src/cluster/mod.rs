@@ -177,3 +177,6 @@ pub trait ClusterApi: Send + Sync + 'static {
     /// Latest valid value of a metric per peer (`GET /monitor/metrics/{name}`).
     fn metrics(&self, name: String) -> BoxFuture<'_, ClusterResult<Vec<Metric>>>;
 }
+
+#[cfg(test)]
+mod tests;

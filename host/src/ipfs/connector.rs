@@ -344,14 +344,20 @@ impl IpfsConnector {
         };
         let stall = self.config.pin_timeout;
         let pinning = async {
-            let resp = self
-                .call(
-                    "pin/add",
-                    &[("arg", &c), ("recursive", recursive), ("progress", "true")],
-                    None,
-                    None,
-                )
-                .await?;
+            // the stall deadline also covers waiting for the answer to start: a node that
+            // finds no block at all may send nothing
+            let q = [
+                ("arg", c.as_str()),
+                ("recursive", recursive),
+                ("progress", "true"),
+            ];
+            let call = self.call("pin/add", &q, None, None);
+            let resp = tokio::time::timeout(stall, call).await.map_err(|_| {
+                ConnectorError::Stalled {
+                    cid: *cid,
+                    after: stall,
+                }
+            })??;
             let mut lines = Box::pin(self.lines("pin/add", resp));
             let mut best = 0u64;
             let mut deadline = Instant::now() + stall;
