@@ -109,11 +109,13 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
     // let the load build up, then kill in the middle of it
     let enough = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let a = acked.lock().unwrap();
-        if (a.adds.len() >= 30 && a.pins.len() >= 20) || tokio::time::Instant::now() > enough {
+        let done = {
+            let a = acked.lock().unwrap();
+            (a.adds.len() >= 30 && a.pins.len() >= 20) || tokio::time::Instant::now() > enough
+        };
+        if done {
             break;
         }
-        drop(a);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let repo = daemon.kill_keeping_repo();
@@ -145,7 +147,7 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
             .await
             .unwrap();
         assert!(
-            &body[..] == &data[..],
+            body[..] == data[..],
             "content of {cid} changed after the crash"
         );
     }

@@ -181,7 +181,7 @@ pub async fn add(
     sink: impl BlockSink,
     events: mpsc::Sender<AddEvent>,
 ) -> Result<(), AddError> {
-    let default_meta = settings.default_meta.clone();
+    let default_meta = settings.default_meta;
     let (feed_tx, feed_rx) = mpsc::channel::<Feed>(8);
     let worker =
         tokio::task::spawn_blocking(move || import_thread(settings, sink, feed_rx, events));

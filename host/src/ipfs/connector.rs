@@ -487,10 +487,11 @@ impl IpfsConnector {
     /// Resolves an IPFS path to the CID it names (a bare `/ipfs/<cid>` needs no call).
     pub async fn resolve(&self, path: &str) -> Result<Cid, ConnectorError> {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if segs.len() == 2 && segs[0] == "ipfs" {
-            if let Ok(c) = Cid::try_from(segs[1]) {
-                return Ok(c);
-            }
+        if segs.len() == 2
+            && segs[0] == "ipfs"
+            && let Ok(c) = Cid::try_from(segs[1])
+        {
+            return Ok(c);
         }
         let v: Value = self
             .call_json("resolve", &[("arg", path)], self.config.request_timeout)

@@ -59,9 +59,9 @@ async fn read_part(parts: &mut MultipartReader, limit: usize) -> Result<Vec<u8>,
     let mut data = Vec::new();
     while let Some(chunk) = parts.next_chunk().await? {
         if data.len() + chunk.len() > limit {
-            return Err(ApiError::client(format!(
-                "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override"
-            )));
+            return Err(ApiError::client(
+                "produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override",
+            ));
         }
         data.extend_from_slice(&chunk);
     }
