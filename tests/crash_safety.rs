@@ -12,18 +12,6 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use support::IpfsDaemon;
 
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 async fn post(http: &reqwest::Client, url: &str) -> Result<String, String> {
     let r = http.post(url).send().await.map_err(|e| e.to_string())?;
     let ok = r.status().is_success();
@@ -49,7 +37,7 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
         let (api, http, acked) = (api.clone(), http.clone(), acked.clone());
         workers.push(tokio::spawn(async move {
             for i in 0.. {
-                let data = content(
+                let data = support::pseudo_random(
                     10_000 + ((w * 31 + i * 17) % 50) as usize * 12_000,
                     w * 1_000_000 + i,
                 );
@@ -81,7 +69,8 @@ async fn acknowledged_adds_and_pins_survive_kill_9() {
             for i in 0.. {
                 let form = Form::new().part(
                     "file",
-                    Part::bytes(content(3000, 77_000_000 + w * 10_000 + i)).file_name(""),
+                    Part::bytes(support::pseudo_random(3000, 77_000_000 + w * 10_000 + i))
+                        .file_name(""),
                 );
                 let Ok(r) = http
                     .post(format!("{api}/block/put"))

@@ -2,6 +2,9 @@
 //! behaviour, bad input, GC safety under concurrent adds, waits for missing blocks, and the
 //! import → export round trip.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 
 use pinfold::ipfs::node::{Node, NodeOptions};
@@ -116,18 +119,6 @@ impl TestNode {
     async fn num_objects(&self) -> u64 {
         self.json("repo/stat").await["NumObjects"].as_u64().unwrap()
     }
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -316,7 +307,7 @@ async fn import_then_export_returns_the_input() {
         (262_145, 4),
         (1_500_000, 5),
     ] {
-        let data = pseudo_random(len, seed);
+        let data = support::pseudo_random(len, seed);
         let cid = a.add_bytes(data.clone()).await;
         assert_eq!(a.cat(&cid).await, data, "cat of {len} bytes");
         let off = len as u64 / 3;
@@ -362,7 +353,8 @@ async fn gc_never_removes_pinned_blocks_while_adds_run() {
         adds.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for j in 0..4u64 {
-                let data = pseudo_random(300_000 + (i * 7 + j) as usize * 1000, i * 100 + j);
+                let data =
+                    support::pseudo_random(300_000 + (i * 7 + j) as usize * 1000, i * 100 + j);
                 let cid = n.add_bytes(data.clone()).await;
                 out.push((cid, data));
             }
@@ -381,7 +373,10 @@ async fn gc_never_removes_pinned_blocks_while_adds_run() {
     let garbage = n
         .add(
             "pin=false",
-            Form::new().part("file", Part::bytes(pseudo_random(5000, 999)).file_name("")),
+            Form::new().part(
+                "file",
+                Part::bytes(support::pseudo_random(5000, 999)).file_name(""),
+            ),
         )
         .await;
     let garbage = garbage.last().unwrap()["Hash"]

@@ -40,6 +40,19 @@ pub fn pinfold_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pinfold"))
 }
 
+/// Deterministic pseudo-random bytes (xorshift): distinct content per seed, cheap to make.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use multiaddr::{Multiaddr, Protocol};
 
-use crate::ipfs::node::{Node, NodeOptions, parse_size};
+use crate::config::StorageSize;
+use crate::ipfs::node::{Node, NodeOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum IpfsCommand {
@@ -77,7 +78,7 @@ async fn daemon(args: DaemonArgs) -> anyhow::Result<()> {
     let storage_max = args
         .storage_max
         .as_deref()
-        .map(parse_size)
+        .map(|s| StorageSize::parse(s).map(StorageSize::bytes))
         .transpose()
         .map_err(|e| anyhow::anyhow!("--storage-max: {e}"))?;
     let node = Node::open(NodeOptions {

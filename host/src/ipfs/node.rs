@@ -121,33 +121,6 @@ pub struct AddressesConfig {
     pub api: String,
 }
 
-/// Parses Kubo's size strings (`10GB`, `512MiB`, `1000`): decimal units K/M/G/T(B) and binary
-/// units Ki/Mi/Gi/Ti(B).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "m" | "mb" => 1_000_000,
-        "g" | "gb" => 1_000_000_000,
-        "t" | "tb" => 1_000_000_000_000,
-        "ki" | "kib" => 1 << 10,
-        "mi" | "mib" => 1 << 20,
-        "gi" | "gib" => 1 << 30,
-        "ti" | "tib" => 1 << 40,
-        _ => return Err(format!("invalid size unit in {s:?}")),
-    };
-    if !num.is_finite() || num < 0.0 {
-        return Err(format!("invalid size {s:?}"));
-    }
-    Ok((num * mult as f64) as u64)
-}
-
 /// Options for opening a node.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -240,12 +213,12 @@ impl Node {
         };
         let storage_max = match opts.storage_max {
             Some(m) => m,
-            None => {
-                parse_size(&config.datastore.storage_max).map_err(|reason| NodeError::Repo {
+            None => crate::config::StorageSize::parse(&config.datastore.storage_max)
+                .map(|s| s.bytes())
+                .map_err(|reason| NodeError::Repo {
                     path: config_path.clone(),
                     reason: format!("Datastore.StorageMax: {reason}"),
-                })?
-            }
+                })?,
         };
         let blocks = Blockstore::open(&repo.join("blocks"), storage_max, config.datastore.sync)?;
         let pins = PinStore::open(&repo.join("pins.redb"))?;
@@ -750,15 +723,6 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<(), NodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10GB").unwrap(), 10_000_000_000);
-        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_size("1000").unwrap(), 1000);
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5XB").is_err());
-    }
 
     #[tokio::test]
     async fn second_open_of_a_repo_fails_and_identity_persists() {
