@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pinfold-target}"
 ./scripts/install-test-deps.sh
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --no-fail-fast
