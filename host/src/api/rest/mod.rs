@@ -1,3 +1,4 @@
 //! IPFS Cluster's REST API (`api/rest`): the client.
 
+pub mod access;
 pub mod client;
