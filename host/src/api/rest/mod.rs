@@ -2,3 +2,5 @@
 
 pub mod access;
 pub mod client;
+pub mod routes;
+pub mod stream;
