@@ -3,4 +3,6 @@
 pub mod access;
 pub mod client;
 pub mod routes;
+pub mod server;
 pub mod stream;
+pub mod tls;
