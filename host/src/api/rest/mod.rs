@@ -5,4 +5,6 @@ pub mod client;
 pub mod routes;
 pub mod server;
 pub mod stream;
+#[cfg(test)]
+mod tests;
 pub mod tls;
