@@ -24,6 +24,9 @@
 //! `error decoding Cid: <err>`; bad pin options give 400 with the option's error, on every
 //! `{hash}` route (Go parses them everywhere too).
 //!
+//! serde_json leaves `<`, `>` and `&` as they are where Go's encoder writes `\u003c`…; both
+//! are the same JSON.
+//!
 //! # Decisions where Go is odd or Pinfold lacks a piece
 //! * `POST /pins/{cid}?mode=direct` pins **direct** (Go forces recursive: its `MaxDepth` bug).
 //! * `/version` reports `1.1.6`, the IPFS Cluster release whose API this is: clients and

@@ -161,18 +161,24 @@ pub async fn serve(
 }
 
 fn warn_exposure(local: SocketAddr, auth: bool, tls: bool) {
+    if let Some(w) = exposure_warning(local, auth, tls) {
+        tracing::warn!("{w}");
+    }
+}
+
+/// The warning for a listener reachable beyond loopback without credentials or without TLS.
+pub fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<String> {
     if local.ip().is_loopback() {
-        return;
+        return None;
     }
     if !auth {
-        tracing::warn!(
+        return Some(format!(
             "!!! The REST API listens on {local} WITHOUT authentication: anyone who can reach this address controls the cluster. Set api.restapi.basic_auth_credentials (and TLS), or listen on 127.0.0.1 !!!"
-        );
-    } else if !tls {
-        tracing::warn!(
-            "The REST API listens on {local} with basic auth but WITHOUT TLS: passwords travel in clear text. Set api.restapi.ssl_cert_file and ssl_key_file"
-        );
+        ));
     }
+    (!tls).then(|| format!(
+        "The REST API listens on {local} with basic auth but WITHOUT TLS: passwords travel in clear text. Set api.restapi.ssl_cert_file and ssl_key_file"
+    ))
 }
 
 /// What every connection needs to know.
@@ -187,6 +193,13 @@ struct ConnSettings {
 }
 
 impl ConnSettings {
+    fn any_timeout(&self) -> bool {
+        self.header_timeout.is_some()
+            || self.idle_timeout.is_some()
+            || self.read_timeout.is_some()
+            || self.write_timeout.is_some()
+    }
+
     fn from_config(c: &RestApiConfig) -> ConnSettings {
         let nz = |d: Duration| (!d.is_zero()).then_some(d);
         let read = nz(c.read_timeout);
@@ -340,8 +353,10 @@ async fn drive<I>(
         .keep_alive(true)
         .max_header_size(settings.max_header_bytes)
         .max_headers(settings.max_headers);
-    if settings.header_timeout.is_some() || settings.idle_timeout.is_some() {
-        // The duration is ignored: the clock applies the configured ones.
+    if settings.any_timeout() {
+        // The clock needs hyper's "waiting for a request head" signal whenever any deadline
+        // applies (it resets the read and write deadlines between requests). The duration is
+        // ignored: the clock applies the configured ones.
         builder
             .timer(ConnTimer(clock))
             .header_read_timeout(Duration::from_secs(1));

@@ -1602,6 +1602,47 @@ async fn write_timeout_cuts_long_answers() {
 }
 
 #[tokio::test]
+async fn deadlines_restart_with_each_kept_alive_request() {
+    // Only write_timeout: later requests on the connection get their own deadline.
+    let mut cfg = RestApiConfig::restapi_default();
+    cfg.read_header_timeout = Duration::ZERO;
+    cfg.idle_timeout = Duration::ZERO;
+    cfg.write_timeout = Duration::from_millis(400);
+    let s = start_with(cfg).await;
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    for _ in 0..3 {
+        c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let head = read_head(&mut c)
+            .await
+            .expect("answer on the kept-alive connection");
+        assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    s.stop().await.unwrap();
+}
+
+#[test]
+fn exposure_warnings() {
+    use super::server::exposure_warning;
+    let lo: SocketAddr = "127.0.0.1:9094".parse().unwrap();
+    let any: SocketAddr = "0.0.0.0:9094".parse().unwrap();
+    assert_eq!(exposure_warning(lo, false, false), None);
+    assert!(
+        exposure_warning(any, false, true)
+            .unwrap()
+            .contains("WITHOUT authentication")
+    );
+    assert!(
+        exposure_warning(any, true, false)
+            .unwrap()
+            .contains("WITHOUT TLS")
+    );
+    assert_eq!(exposure_warning(any, true, true), None);
+}
+
+#[tokio::test]
 async fn read_timeout_limits_slow_bodies() {
     let mut cfg = RestApiConfig::restapi_default();
     cfg.read_timeout = Duration::from_millis(300);
