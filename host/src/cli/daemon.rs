@@ -189,13 +189,9 @@ pub async fn run(
             let stop = stop_apis.clone();
             let (api, rest, dir) = (api.clone(), rest.clone(), folder.path().to_path_buf());
             servers.push(tokio::spawn(async move {
-                serve_rest(
-                    api,
-                    rest,
-                    dir,
-                    listener,
-                    async move { stop.cancelled().await },
-                )
+                crate::api::rest::server::serve(api, rest, &dir, listener, async move {
+                    stop.cancelled().await
+                })
                 .await
             }));
             println!("REST API listening on {bound}");
@@ -238,15 +234,4 @@ async fn wait_for_ipfs(ipfs: &IpfsConnector, url: &str) -> anyhow::Result<()> {
             Err(e) => bail!("the IPFS node at {url} did not answer within 60s: {e}"),
         }
     }
-}
-
-/// REST API wiring point (the server lands with the REST API branch).
-async fn serve_rest(
-    _api: Arc<dyn ClusterApi>,
-    _rest: crate::config::RestApiConfig,
-    _dir: PathBuf,
-    _listener: tokio::net::TcpListener,
-    _stop: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    bail!("the REST API server is not merged yet")
 }

@@ -1,4 +1,5 @@
-//! IPFS Cluster's REST API (`api/rest`): the client.
+//! IPFS Cluster's REST API (`api/rest`): the server (routes behind the access layer,
+//! NDJSON streams, TLS) and the client `pinfold-ctl` uses.
 
 pub mod access;
 pub mod client;

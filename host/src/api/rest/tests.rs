@@ -331,7 +331,7 @@ impl ClusterApi for FakeCluster {
                         }
                         let _ = tx.unbounded_send(Ok(AddedOutput {
                             name: entry.path,
-                            cid: raw_cid(&content),
+                            cid: Some(raw_cid(&content)),
                             bytes: content.len() as u64,
                             size: content.len() as u64,
                             allocations: vec![],
@@ -1178,7 +1178,7 @@ async fn add_streams_outputs() {
         .unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].name, "f.bin");
-    assert_eq!(out[0].cid, raw_cid(b"from the client"));
+    assert_eq!(out[0].cid, Some(raw_cid(b"from the client")));
     let (params, _) = s.cluster.adds().pop().unwrap();
     assert_eq!(params.cid_version, Some(0));
     assert_eq!(params.chunker.as_deref(), Some("size-262144"));
