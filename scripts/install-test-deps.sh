@@ -9,11 +9,13 @@
 # callers (tests/kubo_client.rs) can parse them.
 #
 # Cache root: ${PINFOLD_CACHE:-$HOME/.cache/pinfold}
-#   npm/kubo-client-<hash>/node_modules   kubo-rpc-client and its dependencies,
-#                                          installed with `npm ci --ignore-scripts`
-#                                          from tests/js/package-lock.json; <hash>
-#                                          covers package.json and the lockfile,
-#                                          so a lockfile change installs afresh.
+#   npm/kubo-client-<hash>/node_modules   the JS clients the tests drive
+#                                          (kubo-rpc-client, @nftstorage/ipfs-cluster)
+#                                          and their dependencies, installed with
+#                                          `npm ci --ignore-scripts` from
+#                                          tests/js/package-lock.json; <hash> covers
+#                                          package.json and the lockfile, so a
+#                                          lockfile change installs afresh.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +28,10 @@ sha256() {
     if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi
 }
 
-# --- JavaScript: the real Kubo RPC client -----------------------------------
+# --- JavaScript: the real Kubo RPC and IPFS Cluster clients -----------------
+# Every package the tests import; an install missing one of them is redone.
+js_packages=(kubo-rpc-client @nftstorage/ipfs-cluster)
+
 install_js_client() {
     local src="$root/tests/js"
     command -v node >/dev/null 2>&1 || die "node is not installed (Node.js >= 20 is required)"
@@ -39,8 +44,12 @@ install_js_client() {
     hash="$(cat "$src/package.json" "$src/package-lock.json" | sha256 | cut -c1-16)"
     dest="$cache/npm/kubo-client-$hash"
 
-    if [ -f "$dest/.installed" ] && [ -f "$dest/node_modules/kubo-rpc-client/package.json" ]; then
-        say "kubo-rpc-client already installed in $dest (lockfile hash $hash)"
+    local complete=1 pkg
+    for pkg in "${js_packages[@]}"; do
+        [ -f "$dest/node_modules/$pkg/package.json" ] || complete=0
+    done
+    if [ -f "$dest/.installed" ] && [ "$complete" = 1 ]; then
+        say "${js_packages[*]} already installed in $dest (lockfile hash $hash)"
     else
         mkdir -p "$cache/npm"
         local tmp
@@ -48,7 +57,7 @@ install_js_client() {
         # shellcheck disable=SC2064 # expand now: $tmp is local
         trap "rm -rf '$tmp'" EXIT
         cp "$src/package.json" "$src/package-lock.json" "$tmp/"
-        say "installing kubo-rpc-client into $dest: npm ci --ignore-scripts (lockfile hash $hash)"
+        say "installing ${js_packages[*]} into $dest: npm ci --ignore-scripts (lockfile hash $hash)"
         (cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) \
             || die "npm ci failed in $tmp"
         printf '%s\n' "$hash" > "$tmp/.installed"
@@ -64,7 +73,11 @@ install_js_client() {
         fi
         rm -rf "$tmp"
         trap - EXIT
-        say "installed $(node -p "require('$dest/node_modules/kubo-rpc-client/package.json').version" 2>/dev/null || echo '?') into $dest"
+        for pkg in "${js_packages[@]}"; do
+            [ -f "$dest/node_modules/$pkg/package.json" ] \
+                || die "npm ci did not install $pkg: is it in tests/js/package.json and the lockfile?"
+            say "installed $pkg $(node -p "require('$dest/node_modules/$pkg/package.json').version" 2>/dev/null || echo '?') into $dest"
+        done
     fi
     printf 'export PINFOLD_NODE_MODULES=%q\n' "$dest/node_modules"
 }

@@ -16,6 +16,10 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+/// IPFS Cluster peers (`pinfold init` / `pinfold daemon` / `pinfold-ctl`) and a raw HTTP/1.1
+/// client for the black-box cluster tests (`tests/cluster_*.rs`).
+pub mod cluster;
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
@@ -150,6 +154,16 @@ pub struct Running {
 impl Running {
     /// Spawns `cmd` with piped stdout/stderr (stdin closed).
     pub fn spawn(cmd: &mut Command) -> Running {
+        Self::spawn_watching(cmd, false)
+    }
+
+    /// Like [`Running::spawn`], but [`Running::wait_for_stdout_line`] also sees the lines
+    /// printed on stderr (for a line a daemon may print on either stream, such as a log line).
+    pub fn spawn_merged(cmd: &mut Command) -> Running {
+        Self::spawn_watching(cmd, true)
+    }
+
+    fn spawn_watching(cmd: &mut Command, watch_stderr: bool) -> Running {
         let command = format!("{cmd:?}");
         let mut child = cmd
             .stdin(Stdio::null())
@@ -163,9 +177,13 @@ impl Running {
         pump(
             child.stdout.take().expect("piped"),
             stdout.clone(),
-            Some(tx),
+            Some(tx.clone()),
         );
-        pump(child.stderr.take().expect("piped"), stderr.clone(), None);
+        pump(
+            child.stderr.take().expect("piped"),
+            stderr.clone(),
+            watch_stderr.then(|| tx.clone()),
+        );
         Running {
             child,
             command,
