@@ -1566,6 +1566,19 @@ async fn idle_and_header_timeouts() {
         "{waited:?}"
     );
 
+    // a new connection that says nothing is cut after the header timeout, not the idle one
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut b))
+        .await
+        .expect("silent connection must be closed");
+    assert!(matches!(n, Ok(0) | Err(_)));
+    assert!(
+        t0.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t0.elapsed()
+    );
+
     // a request head that dawdles is cut after the header timeout
     let mut c = TcpStream::connect(s.addr).await.unwrap();
     c.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
