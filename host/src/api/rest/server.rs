@@ -14,7 +14,8 @@
 //!   Pinfold enforces the setting itself. A request may carry at most
 //!   `clamp(max_header_bytes / 4, 100, 1024)` header lines (hyper needs a count).
 //! * `read_header_timeout`: time allowed from a request's first byte to the end of its head
-//!   (a slow-loris defence); also the limit on a TLS handshake. `idle_timeout`: how long a
+//!   (a slow-loris defence), and on a new connection from the accept (or the end of the TLS
+//!   handshake) to the end of the first head; also the limit on a TLS handshake. `idle_timeout`: how long a
 //!   keep-alive connection may wait for its next request's first byte. As in Go, either one
 //!   falls back to `read_timeout` when zero, and none applies when that is zero too.
 //!   hyper on its own would start its header timer while the connection idles, closing idle
@@ -392,6 +393,8 @@ enum Phase {
 
 #[derive(Debug)]
 struct ClockState {
+    /// No request has started yet: the first wait is not idle time (see `begin_wait`).
+    fresh: bool,
     phase: Phase,
     read_deadline: Option<Instant>,
     write_deadline: Option<Instant>,
@@ -415,6 +418,7 @@ impl ConnClock {
             read_timeout: s.read_timeout,
             write_timeout: s.write_timeout,
             state: Mutex::new(ClockState {
+                fresh: true,
                 phase: Phase::Waiting {
                     since: Instant::now(),
                 },
@@ -428,24 +432,33 @@ impl ConnClock {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// hyper starts waiting for a request head: the previous request's deadlines end.
+    /// hyper starts waiting for a request head: the previous request's deadlines end. On a
+    /// new connection the request counts as started already, as in Go (whose first
+    /// `ReadHeaderTimeout` runs from the accept, not after an idle period): a client that
+    /// connects and says nothing is cut after the header timeout.
     fn begin_wait(&self) {
         let mut s = self.lock();
-        s.phase = Phase::Waiting {
-            since: Instant::now(),
-        };
+        let now = Instant::now();
+        if std::mem::take(&mut s.fresh) {
+            self.start_request(&mut s, now);
+            return;
+        }
+        s.phase = Phase::Waiting { since: now };
         s.read_deadline = None;
         s.write_deadline = None;
+    }
+
+    fn start_request(&self, s: &mut ClockState, now: Instant) {
+        s.phase = Phase::Request { first_byte: now };
+        s.read_deadline = self.read_timeout.map(|d| now + d);
+        s.write_deadline = self.write_timeout.map(|d| now + d);
     }
 
     /// Bytes came in: the first ones after [`ConnClock::begin_wait`] start a request.
     fn on_read(&self) {
         let mut s = self.lock();
         if let Phase::Waiting { .. } = s.phase {
-            let now = Instant::now();
-            s.phase = Phase::Request { first_byte: now };
-            s.read_deadline = self.read_timeout.map(|d| now + d);
-            s.write_deadline = self.write_timeout.map(|d| now + d);
+            self.start_request(&mut s, Instant::now());
         }
     }
 

@@ -1508,6 +1508,17 @@ async fn tls_serves_https_and_refuses_plain_http() {
     assert_eq!(r.status(), 200);
     assert_eq!(parse(&r.text().await.unwrap())["id"], SELF_PEER);
 
+    // TLS 1.2 (Go's minimum) works too
+    let tls12 = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .max_tls_version(reqwest::tls::Version::TLS_1_2)
+        .build()
+        .unwrap();
+    let r = tls12.get(s.url("/version")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
     // plain HTTP on the TLS port: Go's 400 and a closed connection
     let out = raw(s.addr, b"GET /id HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(
@@ -1564,6 +1575,19 @@ async fn idle_and_header_timeouts() {
     assert!(
         waited > Duration::from_millis(900) && waited < Duration::from_millis(3000),
         "{waited:?}"
+    );
+
+    // a new connection that says nothing is cut after the header timeout, not the idle one
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut b))
+        .await
+        .expect("silent connection must be closed");
+    assert!(matches!(n, Ok(0) | Err(_)));
+    assert!(
+        t0.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t0.elapsed()
     );
 
     // a request head that dawdles is cut after the header timeout
