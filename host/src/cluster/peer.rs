@@ -427,7 +427,7 @@ impl Cluster {
             addresses: self.settings.addresses.clone(),
             cluster_peers: vec![me],
             cluster_peers_addresses: Vec::new(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
+            version: crate::api::rest::routes::API_VERSION.to_string(),
             commit: String::new(),
             rpc_protocol_version: crate::RPC_PROTOCOL.to_string(),
             error: String::new(),
@@ -555,6 +555,9 @@ impl Cluster {
             wrap: params.wrap_with_directory,
             progress: params.progress,
             default_meta: Default::default(),
+            // IPFS Cluster's add keeps no file metadata (its AddParams have no preserve options)
+            preserve_mode: false,
+            preserve_mtime: false,
         };
         let sink = ConnectorSink {
             ipfs: self.ipfs.clone(),

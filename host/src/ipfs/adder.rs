@@ -28,8 +28,12 @@ pub struct AddSettings {
     pub import: ImportOptions,
     pub wrap: bool,
     pub progress: bool,
-    /// Mode/mtime for entries whose part does not carry its own.
+    /// Mode/mtime given with the request (`mode`, `mtime`): they win over the parts' own.
     pub default_meta: Metadata,
+    /// Keep the mode / mtime each part carries in its field name (Kubo's `preserve-mode`,
+    /// `preserve-mtime`); without them a part's metadata is ignored, as in Kubo.
+    pub preserve_mode: bool,
+    pub preserve_mtime: bool,
 }
 
 /// What an add reports.
@@ -181,15 +185,19 @@ pub async fn add(
     sink: impl BlockSink,
     events: mpsc::Sender<AddEvent>,
 ) -> Result<(), AddError> {
-    let default_meta = settings.default_meta;
+    let (default_meta, keep_mode, keep_mtime) = (
+        settings.default_meta,
+        settings.preserve_mode,
+        settings.preserve_mtime,
+    );
     let (feed_tx, feed_rx) = mpsc::channel::<Feed>(8);
     let worker =
         tokio::task::spawn_blocking(move || import_thread(settings, sink, feed_rx, events));
     let feeding = async {
         while let Some(entry) = parts.next_entry().await.map_err(AddError::Input)? {
             let meta = Metadata {
-                mode: entry.mode.or(default_meta.mode),
-                mtime: entry.mtime.or(default_meta.mtime),
+                mode: default_meta.mode.or(entry.mode.filter(|_| keep_mode)),
+                mtime: default_meta.mtime.or(entry.mtime.filter(|_| keep_mtime)),
             };
             match entry.kind {
                 EntryKind::Directory => {

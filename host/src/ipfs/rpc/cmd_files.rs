@@ -226,6 +226,8 @@ pub async fn add(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
         wrap,
         progress,
         default_meta: metadata(&req, None, None)?,
+        preserve_mode: req.bool("preserve-mode", false)?,
+        preserve_mtime: req.bool("preserve-mtime", false)?,
     };
     let mut parts = MultipartReader::new(input.content_type.as_deref(), input.body, "path")?;
 
