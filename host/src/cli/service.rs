@@ -171,6 +171,8 @@ pub fn state(folder: &ConfigFolder, cmd: StateCommand) -> anyhow::Result<()> {
     let path = daemon::state_path(folder.path(), &service);
     match cmd {
         StateCommand::Export { file } => {
+            // a peer that never ran (or was cleaned up) has an empty pinset
+            std::fs::create_dir_all(path.parent().expect("state file has a folder"))?;
             let state = State::open(&path)?;
             let out: Box<dyn Write> = match &file {
                 Some(f) => Box::new(
