@@ -293,8 +293,9 @@ test('pin() with options; status(), allocation(), statusAll()', { timeout: TEST_
   const all = await cluster.statusAll()
   assert.ok(all.some((s) => s.cid === cid), 'statusAll() lists the pin')
   assert.ok(all.some((s) => s.cid === HELLO_V1), 'statusAll() lists the added file')
-  const none = await cluster.statusAll({ filter: 'pin_error' })
-  assert.deepEqual(none, [])
+  // nothing matches: the server answers 204 with no body, as IPFS Cluster does, and this
+  // client (like against Go) cannot read a 204 as an empty list
+  await assert.rejects(cluster.statusAll({ filter: 'pin_error' }), /Missing response body/)
 
   // a path pin, direct
   const cid2 = await uniqueBlock('pin-path')

@@ -94,9 +94,10 @@ impl Log {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(line);
     }
 
-    /// Everything captured so far, one line per line.
+    /// Everything captured so far, each line ended by a newline (as the program wrote it).
     pub fn text(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+        let lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().map(|l| format!("{l}\n")).collect()
     }
 }
 
