@@ -331,6 +331,9 @@ impl Cluster {
             .log_pin(pin.clone())
             .await
             .map_err(consensus_error)?;
+        // queue it here at once, so a status read right after the answer says pin_queued
+        // (the applied-entry feed also tracks it; the tracker merges the two)
+        self.track_now(|t| t.track(pin.clone()));
         Ok(pin)
     }
 
@@ -358,7 +361,14 @@ impl Cluster {
             .log_unpin(cid)
             .await
             .map_err(consensus_error)?;
+        self.track_now(|t| t.untrack(pin.clone()));
         Ok(pin)
+    }
+
+    fn track_now(&self, f: impl FnOnce(&PinTracker) -> Result<(), crate::tracker::TrackerError>) {
+        if let Err(e) = f(&self.tracker) {
+            tracing::error!(error = %e, "tracker");
+        }
     }
 
     async fn resolve(&self, path: &str) -> ClusterResult<Cid> {

@@ -226,3 +226,27 @@ async fn direct_mode_missing_blocks_lost_pins_and_expiry() {
     ));
     assert!(h.api.allocation(ecid).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_right_after_an_acknowledged_pin_is_queued_not_lost() {
+    let h = start(Duration::from_secs(120)).await;
+    for i in 0..20u32 {
+        // blocks nobody has: the pin stays queued or pinning, it is never "lost"
+        let cid = raw_block(format!("not here {i}").as_bytes());
+        h.api.pin(cid, Default::default()).await.unwrap();
+        let status = h
+            .api
+            .status(cid, false)
+            .await
+            .unwrap()
+            .peer_map
+            .into_values()
+            .next()
+            .unwrap()
+            .status;
+        assert!(
+            matches!(status, TrackerStatus::PinQueued | TrackerStatus::Pinning),
+            "{cid} read as {status:?} right after the pin was acknowledged"
+        );
+    }
+}
