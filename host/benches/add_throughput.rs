@@ -42,8 +42,10 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks benches to list themselves
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it
+    // (and `--list` asks it to list itself): then there is nothing to do
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
     }
     let len: u64 = std::env::var("PINFOLD_BENCH_BYTES")
         .ok()
