@@ -17,7 +17,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -42,23 +41,14 @@ fn nftstorage_ipfs_cluster_client_against_pinfold_daemon() {
         peer.ipfs_api_url(),
     );
 
-    let root = support::repo_root();
-    let run = support::run_with_deadline(
-        Command::new("node")
-            .args([
-                "--test",
-                "--test-reporter=spec",
-                "tests/js/cluster-client.test.mjs",
-            ])
-            .current_dir(&root)
-            .env("PINFOLD_CLUSTER_API", peer.rest_url())
-            .env("PINFOLD_CLUSTER_PEER_ID", peer.peer_id())
-            .env("PINFOLD_IPFS_API", peer.ipfs_api_url())
-            // The test imports the client from here (ESM ignores NODE_PATH).
-            .env("PINFOLD_NODE_MODULES", modules)
-            .env("NODE_PATH", modules)
-            .env("NO_COLOR", "1")
-            .env("FORCE_COLOR", "0"),
+    let run = support::run_node_test(
+        "tests/js/cluster-client.test.mjs",
+        modules,
+        &[
+            ("PINFOLD_CLUSTER_API", peer.rest_url()),
+            ("PINFOLD_CLUSTER_PEER_ID", peer.peer_id().to_string()),
+            ("PINFOLD_IPFS_API", peer.ipfs_api_url()),
+        ],
         NODE_DEADLINE,
     );
     assert!(

@@ -13,7 +13,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 /// Whole `node --test` run; each JS test also has its own 120 s timeout.
@@ -32,23 +31,13 @@ fn kubo_rpc_client_against_pinfold_ipfs_daemon() {
         daemon.repo().display()
     );
 
-    let root = support::repo_root();
-    let run = support::run_with_deadline(
-        Command::new("node")
-            .args([
-                "--test",
-                "--test-reporter=spec",
-                "tests/js/kubo-client.test.mjs",
-            ])
-            .current_dir(&root)
-            .env("PINFOLD_IPFS_API", daemon.api_url())
-            .env("PINFOLD_IPFS_REPO", daemon.repo())
-            // The test imports kubo-rpc-client from here (ESM ignores NODE_PATH,
-            // which is set only for CommonJS helpers).
-            .env("PINFOLD_NODE_MODULES", modules)
-            .env("NODE_PATH", modules)
-            .env("NO_COLOR", "1")
-            .env("FORCE_COLOR", "0"),
+    let run = support::run_node_test(
+        "tests/js/kubo-client.test.mjs",
+        modules,
+        &[
+            ("PINFOLD_IPFS_API", daemon.api_url()),
+            ("PINFOLD_IPFS_REPO", daemon.repo().display().to_string()),
+        ],
         NODE_DEADLINE,
     );
     let daemon_output = daemon.stop();

@@ -499,3 +499,25 @@ fn shell_unquote(value: &str) -> String {
     }
     out
 }
+
+/// Runs `node --test <script>` from the repository root with the cached npm modules and
+/// `env`, within `deadline`.
+pub fn run_node_test(
+    script: &str,
+    modules: &str,
+    env: &[(&str, String)],
+    deadline: Duration,
+) -> Finished {
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-reporter=spec", script])
+        .current_dir(repo_root())
+        // the tests import the clients from here (ESM ignores NODE_PATH)
+        .env("PINFOLD_NODE_MODULES", modules)
+        .env("NODE_PATH", modules)
+        .env("NO_COLOR", "1")
+        .env("FORCE_COLOR", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_with_deadline(&mut cmd, deadline)
+}

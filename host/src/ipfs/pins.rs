@@ -48,21 +48,8 @@ db_err!(
     redb::CommitError
 );
 
-/// How a CID is pinned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PinMode {
-    Recursive,
-    Direct,
-}
-
-impl PinMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PinMode::Recursive => "recursive",
-            PinMode::Direct => "direct",
-        }
-    }
-}
+/// How a CID is pinned (the cluster's pin mode: recursive or direct).
+pub use crate::types::PinMode;
 
 /// A stored pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
