@@ -41,9 +41,15 @@ fi
 
 # The plugins' own target dir, whatever the environment says for the host's build.
 export CARGO_TARGET_DIR="$plugins/target"
+# Remap CARGO_HOME and the checkout out of panic locations, as written and as resolved (a
+# symlinked path may reach rustc either way).
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-cargo_home="$(cd "$cargo_home" && pwd -P)"
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$cargo_home=/cargo-home --remap-path-prefix=$root=/pinfold"
+remap=""
+for prefix in "$cargo_home=/cargo-home" "$(cd "$cargo_home" && pwd -P)=/cargo-home" \
+              "$root=/pinfold" "$(cd "$root" && pwd -P)=/pinfold"; do
+    remap="$remap --remap-path-prefix=$prefix"
+done
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${remap# }"
 rustc_version="$(rustc -V)"
 
 if [ "$mode" = check ]; then
