@@ -505,3 +505,61 @@ fn secrets_stay_out_of_debug() {
     let t = Credentials::Bearer("eyJsecret".into());
     assert!(!format!("{t:?}").contains("eyJsecret"));
 }
+
+/// A tiny deterministic generator (xorshift) for garbage inputs.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn string(&mut self) -> String {
+        const ALPHABET: &[&str] = &[
+            "a", "Z", "0", ":", ".", "=", " ", "\t", "/", "-", "_", "+", "é", "€", "\u{0}",
+            "Basic ", "bearer ", "eyJ", "%2F", "*", ",",
+        ];
+        let len = (self.next() % 12) as usize;
+        (0..len)
+            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize])
+            .collect()
+    }
+}
+
+#[test]
+fn garbage_never_panics_and_never_allows_without_credentials() {
+    let p = plugin();
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let endpoints = [
+        EndpointKind::Rest,
+        EndpointKind::PinningService,
+        EndpointKind::IpfsProxy,
+        EndpointKind::Libp2pApi,
+        EndpointKind::ClusterRpc,
+    ];
+    for i in 0..20_000u64 {
+        let endpoint = endpoints[(i % 5) as usize];
+        let credentials = match g.next() % 4 {
+            0 => Credentials::None,
+            1 => basic(&g.string(), &g.string()),
+            2 => Credentials::Bearer(g.string()),
+            _ => Credentials::Other(g.string()),
+        };
+        let mut r = req(endpoint, &g.string(), &g.string(), credentials);
+        r.operation = g.string();
+        if g.next().is_multiple_of(2) {
+            r.remote_peer = Some(RemotePeer {
+                id: g.string(),
+                trust: PeerTrust::Untrusted,
+            });
+        }
+        let exempt = r.method == "OPTIONS" || (r.method == "GET" && r.path == "/health");
+        let d = p.authorize(&r);
+        if d.is_allow() && endpoint != EndpointKind::IpfsProxy {
+            assert!(exempt, "allowed garbage: {r:?}");
+        }
+    }
+}

@@ -238,3 +238,73 @@ fn canonical_keys() {
     assert_eq!(canonical_header_key("CONTENT-TYPE"), "Content-Type");
     assert_eq!(canonical_header_key("bad header"), "bad header");
 }
+
+#[test]
+fn garbage_never_panics_and_star_is_never_reflected() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const PARTS: &[&str] = &[
+        "a",
+        "*",
+        "http://",
+        ".",
+        ",",
+        " ",
+        "\t",
+        "µ",
+        "s",
+        "m",
+        "h",
+        "1",
+        "0",
+        "GET",
+        "POST",
+        "content-type",
+        "x",
+        "-",
+        "é",
+    ];
+    let mut s = |n: u64| -> String {
+        (0..n % 10)
+            .map(|_| PARTS[(next() % PARTS.len() as u64) as usize])
+            .collect()
+    };
+    let configs = [
+        plugin("{}"),
+        plugin(
+            r#"{"cors_allowed_origins":["https://*.example.com","http://a"],"cors_allowed_headers":["*"]}"#,
+        ),
+    ];
+    for i in 0..20_000u64 {
+        let _ = parse_go_duration_secs(&s(i));
+        let mut r = CorsRequest::new(
+            EndpointKind::Rest,
+            if i.is_multiple_of(2) {
+                "OPTIONS"
+            } else {
+                "GET"
+            },
+            "/",
+        );
+        r.origin = Some(s(i + 1));
+        r.request_method = Some(s(i + 2));
+        r.request_headers = Some(vec![s(i + 3), s(i + 4)]);
+        let resp = configs[0].cors(&r);
+        assert!(resp.allow_origin.is_none() || resp.allow_origin.as_deref() == Some("*"));
+        let resp = configs[1].cors(&r);
+        if let Some(o) = resp.allow_origin {
+            assert_eq!(Some(o.clone()), r.origin);
+            let lower = o.to_ascii_lowercase();
+            assert!(
+                lower == "http://a"
+                    || (lower.starts_with("https://") && lower.ends_with(".example.com")),
+                "{o}"
+            );
+        }
+    }
+}
