@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pinfold-target}"
 ./scripts/install-test-deps.sh
 cargo test --workspace --all-targets --no-fail-fast
+# the plugins workspace (wasm guests): lints, native policy tests, WIT freeze, and that the
+# committed components are what a rebuild gives
+./scripts/check-plugins.sh
