@@ -82,4 +82,14 @@ install_js_client() {
     printf 'export PINFOLD_NODE_MODULES=%q\n' "$dest/node_modules"
 }
 
+# The wasm target the plugin guests build for (a no-op when present; loud when refused).
+install_wasm_target() {
+    local target=wasm32-unknown-unknown
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        say "adding the Rust target $target"
+        rustup target add "$target" >&2 || die "rustup target add $target failed"
+    fi
+}
+
+install_wasm_target
 install_js_client
