@@ -405,6 +405,7 @@ pub async fn start(
         .with_max_established(Some(config.max_connections))
         .with_max_pending_incoming(Some(config.max_connections));
     let ping_interval = config.ping_interval;
+    let hide_listen_addrs = !config.announce.is_empty();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_other_transport(|key| build_transport(key, secret.as_ref(), timeout))
@@ -414,7 +415,9 @@ pub async fn start(
             identify: identify::Behaviour::new(
                 identify::Config::new("/pinfold/0.1.0".into(), key.public())
                     .with_agent_version(format!("pinfold/{}", env!("CARGO_PKG_VERSION")))
-                    .with_cache_size(0),
+                    .with_cache_size(0)
+                    // `announce_multiaddress` replaces the listen addresses, as in Go
+                    .with_hide_listen_addrs(hide_listen_addrs),
             ),
             ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
             rpc: request_response::cbor::Behaviour::with_codec(
@@ -531,7 +534,7 @@ struct EventLoop {
     rpc: RpcServer,
     pnet: bool,
     listen_addrs: Vec<libp2p::Multiaddr>,
-    pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId, SwarmError>>>,
+    pending_dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, SwarmError>>)>,
     pending_calls: HashMap<OutboundRequestId, oneshot::Sender<RpcReply>>,
     addrs: BTreeMap<libp2p::PeerId, BTreeSet<libp2p::Multiaddr>>,
     peerstore: Option<PathBuf>,
@@ -647,7 +650,7 @@ impl EventLoop {
         let id = opts.connection_id();
         match self.swarm.dial(opts) {
             Ok(()) => {
-                self.pending_dials.insert(id, reply);
+                self.pending_dials.insert(id, (addr, reply));
             }
             Err(e) => {
                 let _ = reply.send(Err(SwarmError::Dial {
@@ -674,7 +677,7 @@ impl EventLoop {
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
-                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                if let Some((_, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_from_p2p(&peer_id)));
                 }
                 if endpoint.is_dialer() {
@@ -720,9 +723,9 @@ impl EventLoop {
                     _ => FailureCause::Other,
                 };
                 self.handshake_failed(false, peer_id, addr, cause, &reason);
-                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                if let Some((addr, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Err(SwarmError::Dial {
-                        addr: peer_id.map(|p| p.to_string()).unwrap_or_default(),
+                        addr: addr.to_string(),
                         reason,
                     }));
                 }

@@ -134,8 +134,11 @@ async fn swarm_different_secret_fails_with_a_clear_error_on_both_sides() {
     let (b, b_addr) = start_peer(Some(ClusterSecret::generate()), None).await;
     let (mut na, mut nb) = (a.subscribe(), b.subscribe());
     let started = Instant::now();
-    let err = a.dial(b_addr).await.unwrap_err();
-    assert!(matches!(err, SwarmError::Dial { .. }), "{err}");
+    let err = a.dial(b_addr.clone()).await.unwrap_err();
+    assert!(
+        matches!(&err, SwarmError::Dial { addr, .. } if *addr == b_addr.to_string()),
+        "{err}"
+    );
     // the handshake timeout is 5 s: allow for it
     let fa = handshake_failure(&mut na, Duration::from_secs(12)).await;
     let fb = handshake_failure(&mut nb, Duration::from_secs(12)).await;
@@ -209,6 +212,41 @@ async fn swarm_refused_dial_is_not_called_a_secret_mismatch() {
     assert_eq!(f.cause, FailureCause::Unreachable, "{f:?}");
     assert!(!f.message.contains("secret mismatch"), "{}", f.message);
     a.shutdown().await;
+}
+
+#[tokio::test]
+async fn swarm_announce_multiaddress_replaces_the_reported_addresses() {
+    let secret = ClusterSecret::generate();
+    let key = libp2p_identity::Keypair::generate_ed25519();
+    let local = key.public().to_peer_id();
+    let announced: Multiaddr = "/ip4/127.0.0.1/tcp/4242".parse().unwrap();
+    let mut cfg = SwarmConfig::new(
+        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        Some(secret.clone()),
+    );
+    cfg.announce = vec![announced.clone()];
+    let b = start(&key, cfg, RpcServer::new(local, Arc::new(Versions)))
+        .await
+        .unwrap();
+    let b_addr = b.listen_addrs().await.unwrap()[0]
+        .clone()
+        .with(multiaddr::Protocol::P2p(local));
+    let (a, _) = start_peer(Some(secret), None).await;
+    let mut na = a.subscribe();
+    a.dial(b_addr).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, na.recv()).await {
+            Ok(Ok(SwarmNotice::Identified { listen_addrs, .. })) => {
+                assert_eq!(listen_addrs, vec![announced]);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("no identify"),
+        }
+    }
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 #[test]
