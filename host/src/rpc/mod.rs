@@ -43,7 +43,8 @@
 //! when it passes, so a slow handler does not hold a stream forever. On the client, dropping
 //! the `call` future cancels the wait (the late answer is discarded); the libp2p request
 //! timeout ([`MAX_DEADLINE`] plus a margin) is only a backstop. Requests are bounded to
-//! [`MAX_REQUEST_BYTES`] (4 MiB: a raft batch of appends, see `max_size_per_msg`) and responses
+//! [`MAX_REQUEST_BYTES`] (32 MiB: raft snapshots still travel inside a message, see
+//! [`raft`]; appends are batched to [`raft::BATCH_BYTES`]) and responses
 //! to [`MAX_RESPONSE_BYTES`]; bulk data (blocks, pinsets) must not ride on RPC — pnet
 //! encryption runs at ~0.4 GB/s and one big message blocks nothing else but takes memory whole;
 //! stream them on their own protocol (block exchange, later).
@@ -71,7 +72,7 @@ use crate::types::{IpfsId, Metric, PeerDescription, Pin, PinInfoShort};
 pub use raft::{RaftEntry, RaftMessage, RaftPeers, SwarmRaftTransport};
 
 /// Largest request accepted (and sent).
-pub const MAX_REQUEST_BYTES: u64 = 4 << 20;
+pub const MAX_REQUEST_BYTES: u64 = 32 << 20;
 /// Largest response accepted.
 pub const MAX_RESPONSE_BYTES: u64 = 16 << 20;
 /// Longest deadline a caller may ask for.

@@ -15,7 +15,11 @@
 //! [`SwarmRaftTransport::send`] runs on the raft driver thread and must not block: it groups
 //! the messages by destination, looks each node id up in [`RaftPeers`] (node id → PeerId, kept
 //! by membership: every peer that joins is inserted, see `consensus::node_id`) and queues one
-//! fire-and-forget call per destination on the swarm ([`SwarmHandle::notify`]). Unknown ids
+//! fire-and-forget call per destination on the swarm ([`SwarmHandle::notify`]), split so that
+//! one call carries at most about [`BATCH_BYTES`] of payload (a snapshot message goes alone).
+//! A snapshot larger than [`super::MAX_REQUEST_BYTES`] cannot be sent this way: raft-rs hands
+//! the snapshot over whole (`Storage::snapshot` reads the file), so big pinsets need the
+//! snapshot streamed on its own protocol (left for the wiring issue). Unknown ids
 //! and a full queue drop messages: raft retransmits (heartbeats, append retries), so a drop
 //! costs latency, not safety. Calls run on separate streams, so two batches to the same peer may
 //! arrive out of order; raft tolerates reordering (stale appends are rejected and retried).
@@ -298,6 +302,44 @@ impl SwarmRaftTransport {
     }
 }
 
+/// Payload bytes one `Consensus.Raft` call carries at most (unless one message is larger).
+pub const BATCH_BYTES: usize = 4 << 20;
+
+impl RaftMessage {
+    /// The payload size, roughly (fixed fields counted as 64 bytes a message or entry).
+    pub fn approx_size(&self) -> usize {
+        64 + self.context.len()
+            + self
+                .entries
+                .iter()
+                .map(|e| 64 + e.data.len() + e.context.len())
+                .sum::<usize>()
+            + self.snapshot.as_ref().map_or(0, |s| {
+                64 + s.data.len() + 8 * (s.voters.len() + s.learners.len())
+            })
+    }
+}
+
+/// Splits one destination's messages into batches of at most [`BATCH_BYTES`] (in order).
+pub fn batches(messages: Vec<RaftMessage>) -> Vec<Vec<RaftMessage>> {
+    let mut out: Vec<Vec<RaftMessage>> = vec![];
+    let mut size = 0;
+    for m in messages {
+        let n = m.approx_size();
+        match out.last_mut() {
+            Some(b) if size + n <= BATCH_BYTES => {
+                size += n;
+                b.push(m);
+            }
+            _ => {
+                size = n;
+                out.push(vec![m]);
+            }
+        }
+    }
+    out
+}
+
 impl RaftTransport for SwarmRaftTransport {
     fn send(&mut self, msgs: Vec<Message>) {
         let mut by_peer: HashMap<u64, Vec<RaftMessage>> = HashMap::new();
@@ -309,8 +351,10 @@ impl RaftTransport for SwarmRaftTransport {
                 tracing::debug!(to, n = messages.len(), "raft: no peer for node id; dropped");
                 continue;
             };
-            if let Err(e) = self.swarm.notify(peer, RpcRequest::Raft { messages }) {
-                tracing::debug!(%peer, "raft: message batch dropped: {e}");
+            for messages in batches(messages) {
+                if let Err(e) = self.swarm.notify(peer, RpcRequest::Raft { messages }) {
+                    tracing::debug!(%peer, "raft: message batch dropped: {e}");
+                }
             }
         }
     }

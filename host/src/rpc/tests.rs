@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ::raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType, Snapshot};
 
+use super::RaftEntry;
 use super::raft::{RaftSnapshot, deliver};
 use super::*;
 use crate::config::ClusterSecret;
@@ -390,6 +391,41 @@ fn rpc_raft_message_conversion_roundtrips() {
     assert!(Message::try_from(bad).is_err());
 }
 
+#[test]
+fn rpc_raft_batches_split_by_size_in_order() {
+    use super::raft::{BATCH_BYTES, batches};
+    let msg = |i: u64, data: usize| {
+        let mut m = RaftMessage::from(&Message::default());
+        m.index = i;
+        m.entries = vec![RaftEntry {
+            entry_type: 0,
+            term: 1,
+            index: i,
+            data: vec![0; data],
+            context: vec![],
+        }];
+        m
+    };
+    let small: Vec<_> = (0..10).map(|i| msg(i, 100)).collect();
+    assert_eq!(batches(small.clone()), vec![small]);
+    let big: Vec<_> = (0..5).map(|i| msg(i, BATCH_BYTES / 2)).collect();
+    let b = batches(big);
+    assert_eq!(
+        b.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![1, 1, 1, 1, 1]
+    );
+    let order: Vec<u64> = b.iter().flatten().map(|m| m.index).collect();
+    assert_eq!(order, vec![0, 1, 2, 3, 4]);
+    let mixed = vec![
+        msg(0, BATCH_BYTES / 3),
+        msg(1, BATCH_BYTES / 3),
+        msg(2, BATCH_BYTES * 2),
+        msg(3, 10),
+    ];
+    let b = batches(mixed);
+    assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 1]);
+}
+
 /// Routes `Consensus.Raft` calls to a consensus set after the swarm started.
 #[derive(Default)]
 struct RaftHandler(OnceLock<Arc<Consensus>>);
@@ -541,6 +577,30 @@ async fn rpc_three_consensus_peers_over_the_swarm_elect_and_replicate() {
             .await,
         Err(RpcError::Invalid(_))
     ));
+    // the leader goes away (consensus and swarm): the two others elect a new one and go on
+    let old = peers.remove(li);
+    old.consensus.shutdown().await.unwrap();
+    old.swarm.shutdown().await;
+    let mut new_leader = None;
+    eventually("a new leader among the survivors", || {
+        new_leader = peers
+            .iter()
+            .find(|p| p.consensus.is_leader())
+            .map(|p| p.consensus.id());
+        new_leader.is_some()
+    })
+    .await;
+    let nl = peers
+        .iter()
+        .find(|p| Some(p.consensus.id()) == new_leader)
+        .unwrap();
+    nl.consensus.log_pin(test_pin(1000)).await.unwrap();
+    for p in &peers {
+        eventually("the survivors apply", || {
+            p.state.has(&test_cid(1000)).unwrap()
+        })
+        .await;
+    }
     for p in &peers {
         p.consensus.shutdown().await.unwrap();
         p.swarm.shutdown().await;
