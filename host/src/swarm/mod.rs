@@ -39,8 +39,9 @@
 //! # Defaults and trade-offs
 //! * handshake timeout 5 s; idle connections closed after 2 minutes (Go's connection manager
 //!   grace period); raft heartbeats keep cluster connections busy, so only strangers idle out;
-//! * at most `connection_manager.high_water` (400) established connections and 1 per peer
-//!   pending-dial policy by libp2p's defaults;
+//! * at most `connection_manager.high_water` (400) established connections and as many
+//!   pending inbound ones (libp2p's connection limits; Go trims to `low_water` instead, which
+//!   a cluster of a few peers never reaches);
 //! * ping every 15 s (`monitor_ping_interval`);
 //! * the command channel holds 4096 commands; [`SwarmHandle::notify`] (used by raft from its
 //!   driver thread) drops rather than blocks when it is full.
