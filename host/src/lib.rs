@@ -10,7 +10,9 @@ pub mod cluster;
 pub mod config;
 pub mod consensus;
 pub mod ipfs;
+pub mod rpc;
 pub mod state;
+pub mod swarm;
 pub mod tracker;
 pub mod types;
 

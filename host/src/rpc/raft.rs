@@ -1,0 +1,391 @@
+//! Raft over the swarm: our own serde mirror of raft-rs's `eraftpb::Message`, and a
+//! [`RaftTransport`] that carries batches of them as `Consensus.Raft` RPC calls.
+//!
+//! # Why a mirror
+//! raft-proto pins protobuf 2.28, whose parser is affected by RUSTSEC-2024-0437 (stack overflow
+//! on crafted input). Bytes from the network must never reach it, so messages travel as
+//! [`RaftMessage`] (CBOR through serde, like every RPC) and are converted field by field. Enum
+//! fields travel as their protobuf numbers and are checked on the way in; an unknown number
+//! fails the conversion. Entry payloads (`data`, `context`) are opaque bytes here: our entries
+//! carry JSON ops; ConfChange entries are protobuf-encoded by raft-rs itself and decoded by the
+//! follower when applied — they come only from the leader, whose identity the noise handshake
+//! proved, and the request size bound ([`super::MAX_REQUEST_BYTES`]) bounds them.
+//!
+//! # Sending
+//! [`SwarmRaftTransport::send`] runs on the raft driver thread and must not block: it groups
+//! the messages by destination, looks each node id up in [`RaftPeers`] (node id → PeerId, kept
+//! by membership: every peer that joins is inserted, see `consensus::node_id`) and queues one
+//! fire-and-forget call per destination on the swarm ([`SwarmHandle::notify`]), split so that
+//! one call carries at most about [`BATCH_BYTES`] of payload (a snapshot message goes alone).
+//! A snapshot larger than [`super::MAX_REQUEST_BYTES`] cannot be sent this way: raft-rs hands
+//! the snapshot over whole (`Storage::snapshot` reads the file), so big pinsets need the
+//! snapshot streamed on its own protocol (left for the wiring issue). Unknown ids
+//! and a full queue drop messages: raft retransmits (heartbeats, append retries), so a drop
+//! costs latency, not safety. Calls run on separate streams, so two batches to the same peer may
+//! arrive out of order; raft tolerates reordering (stale appends are rejected and retried).
+//!
+//! # Receiving
+//! [`deliver`] converts an inbound batch and steps it into the local [`Consensus`]. Every
+//! message's `from` must be the caller's node id: a peer cannot speak for another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use protobuf::ProtobufEnum;
+use raft::eraftpb::{
+    ConfState, Entry, EntryType, Message, MessageType, Snapshot, SnapshotMetadata,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{RpcError, RpcRequest};
+use crate::consensus::{Consensus, RaftTransport, node_id};
+use crate::swarm::SwarmHandle;
+use crate::swarm::compat::PeerId;
+
+/// A raft log entry on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftEntry {
+    pub entry_type: i32,
+    pub term: u64,
+    pub index: u64,
+    #[serde(with = "serde_bytes_vec")]
+    pub data: Vec<u8>,
+    #[serde(with = "serde_bytes_vec")]
+    pub context: Vec<u8>,
+}
+
+/// A snapshot on the wire: metadata plus the data raft-rs carries (our snapshot data is the
+/// snapshot file's content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftSnapshot {
+    #[serde(with = "serde_bytes_vec")]
+    pub data: Vec<u8>,
+    pub index: u64,
+    pub term: u64,
+    pub voters: Vec<u64>,
+    pub learners: Vec<u64>,
+    #[serde(default)]
+    pub voters_outgoing: Vec<u64>,
+    #[serde(default)]
+    pub learners_next: Vec<u64>,
+    #[serde(default)]
+    pub auto_leave: bool,
+}
+
+/// A raft message on the wire (the fields of `eraftpb::Message` raft-rs 0.7 uses).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftMessage {
+    pub msg_type: i32,
+    pub to: u64,
+    pub from: u64,
+    pub term: u64,
+    pub log_term: u64,
+    pub index: u64,
+    pub entries: Vec<RaftEntry>,
+    pub commit: u64,
+    pub commit_term: u64,
+    pub snapshot: Option<RaftSnapshot>,
+    pub request_snapshot: u64,
+    pub reject: bool,
+    pub reject_hint: u64,
+    #[serde(with = "serde_bytes_vec")]
+    pub context: Vec<u8>,
+    pub priority: i64,
+}
+
+/// `Vec<u8>` as a CBOR byte string rather than an array of numbers.
+mod serde_bytes_vec {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+impl From<&Entry> for RaftEntry {
+    fn from(e: &Entry) -> Self {
+        RaftEntry {
+            entry_type: e.entry_type.value(),
+            term: e.term,
+            index: e.index,
+            data: e.data.to_vec(),
+            context: e.context.to_vec(),
+        }
+    }
+}
+
+impl TryFrom<RaftEntry> for Entry {
+    type Error = String;
+    fn try_from(e: RaftEntry) -> Result<Entry, String> {
+        Ok(Entry {
+            entry_type: EntryType::from_i32(e.entry_type)
+                .ok_or_else(|| format!("unknown raft entry type {}", e.entry_type))?,
+            term: e.term,
+            index: e.index,
+            data: Bytes::from(e.data),
+            context: Bytes::from(e.context),
+            ..Default::default()
+        })
+    }
+}
+
+impl From<&Snapshot> for RaftSnapshot {
+    fn from(s: &Snapshot) -> Self {
+        let md = s.get_metadata();
+        let cs = md.get_conf_state();
+        RaftSnapshot {
+            data: s.data.to_vec(),
+            index: md.index,
+            term: md.term,
+            voters: cs.voters.clone(),
+            learners: cs.learners.clone(),
+            voters_outgoing: cs.voters_outgoing.clone(),
+            learners_next: cs.learners_next.clone(),
+            auto_leave: cs.auto_leave,
+        }
+    }
+}
+
+impl From<RaftSnapshot> for Snapshot {
+    fn from(s: RaftSnapshot) -> Snapshot {
+        let cs = ConfState {
+            voters: s.voters,
+            learners: s.learners,
+            voters_outgoing: s.voters_outgoing,
+            learners_next: s.learners_next,
+            auto_leave: s.auto_leave,
+            ..Default::default()
+        };
+        let mut md = SnapshotMetadata {
+            index: s.index,
+            term: s.term,
+            ..Default::default()
+        };
+        md.set_conf_state(cs);
+        let mut out = Snapshot {
+            data: Bytes::from(s.data),
+            ..Default::default()
+        };
+        out.set_metadata(md);
+        out
+    }
+}
+
+impl From<&Message> for RaftMessage {
+    fn from(m: &Message) -> Self {
+        RaftMessage {
+            msg_type: m.msg_type.value(),
+            to: m.to,
+            from: m.from,
+            term: m.term,
+            log_term: m.log_term,
+            index: m.index,
+            entries: m.entries.iter().map(RaftEntry::from).collect(),
+            commit: m.commit,
+            commit_term: m.commit_term,
+            snapshot: m
+                .has_snapshot()
+                .then(|| RaftSnapshot::from(m.get_snapshot())),
+            request_snapshot: m.request_snapshot,
+            reject: m.reject,
+            reject_hint: m.reject_hint,
+            context: m.context.to_vec(),
+            priority: m.priority,
+        }
+    }
+}
+
+impl TryFrom<RaftMessage> for Message {
+    type Error = String;
+    fn try_from(m: RaftMessage) -> Result<Message, String> {
+        let mut out = Message {
+            msg_type: MessageType::from_i32(m.msg_type)
+                .ok_or_else(|| format!("unknown raft message type {}", m.msg_type))?,
+            to: m.to,
+            from: m.from,
+            term: m.term,
+            log_term: m.log_term,
+            index: m.index,
+            entries: m
+                .entries
+                .into_iter()
+                .map(Entry::try_from)
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+            commit: m.commit,
+            commit_term: m.commit_term,
+            request_snapshot: m.request_snapshot,
+            reject: m.reject,
+            reject_hint: m.reject_hint,
+            context: Bytes::from(m.context),
+            priority: m.priority,
+            ..Default::default()
+        };
+        if let Some(s) = m.snapshot {
+            out.set_snapshot(Snapshot::from(s));
+        }
+        Ok(out)
+    }
+}
+
+/// The node id → PeerId table raft needs to address messages. Shared between the transport
+/// (reads) and membership (writes).
+#[derive(Debug, Clone, Default)]
+pub struct RaftPeers(Arc<RwLock<HashMap<u64, PeerId>>>);
+
+impl RaftPeers {
+    /// A table holding `peers`.
+    pub fn new(peers: impl IntoIterator<Item = PeerId>) -> RaftPeers {
+        let t = RaftPeers::default();
+        for p in peers {
+            t.insert(p);
+        }
+        t
+    }
+
+    /// Adds `peer`; returns its node id.
+    pub fn insert(&self, peer: PeerId) -> u64 {
+        let id = node_id(&peer);
+        self.0.write().expect("lock").insert(id, peer);
+        id
+    }
+
+    /// Forgets a node.
+    pub fn remove(&self, id: u64) -> Option<PeerId> {
+        self.0.write().expect("lock").remove(&id)
+    }
+
+    /// The peer of a node id.
+    pub fn get(&self, id: u64) -> Option<PeerId> {
+        self.0.read().expect("lock").get(&id).copied()
+    }
+}
+
+/// A [`RaftTransport`] over the swarm.
+#[derive(Debug, Clone)]
+pub struct SwarmRaftTransport {
+    swarm: SwarmHandle,
+    peers: RaftPeers,
+}
+
+impl SwarmRaftTransport {
+    pub fn new(swarm: SwarmHandle, peers: RaftPeers) -> SwarmRaftTransport {
+        SwarmRaftTransport { swarm, peers }
+    }
+}
+
+/// Payload bytes one `Consensus.Raft` call carries at most (unless one message is larger).
+pub const BATCH_BYTES: usize = 4 << 20;
+
+impl RaftMessage {
+    /// The payload size, roughly (fixed fields counted as 64 bytes a message or entry).
+    pub fn approx_size(&self) -> usize {
+        64 + self.context.len()
+            + self
+                .entries
+                .iter()
+                .map(|e| 64 + e.data.len() + e.context.len())
+                .sum::<usize>()
+            + self.snapshot.as_ref().map_or(0, |s| {
+                64 + s.data.len() + 8 * (s.voters.len() + s.learners.len())
+            })
+    }
+}
+
+/// Splits one destination's messages into batches of at most [`BATCH_BYTES`] (in order).
+pub fn batches(messages: Vec<RaftMessage>) -> Vec<Vec<RaftMessage>> {
+    let mut out: Vec<Vec<RaftMessage>> = vec![];
+    let mut size = 0;
+    for m in messages {
+        let n = m.approx_size();
+        match out.last_mut() {
+            Some(b) if size + n <= BATCH_BYTES => {
+                size += n;
+                b.push(m);
+            }
+            _ => {
+                size = n;
+                out.push(vec![m]);
+            }
+        }
+    }
+    out
+}
+
+impl RaftTransport for SwarmRaftTransport {
+    fn send(&mut self, msgs: Vec<Message>) {
+        let mut by_peer: HashMap<u64, Vec<RaftMessage>> = HashMap::new();
+        for m in &msgs {
+            by_peer.entry(m.to).or_default().push(RaftMessage::from(m));
+        }
+        for (to, messages) in by_peer {
+            let Some(peer) = self.peers.get(to) else {
+                tracing::debug!(to, n = messages.len(), "raft: no peer for node id; dropped");
+                continue;
+            };
+            for messages in batches(messages) {
+                if let Err(e) = self.swarm.notify(peer, RpcRequest::Raft { messages }) {
+                    tracing::debug!(%peer, "raft: message batch dropped: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Steps an inbound batch from `caller` into `consensus`. Refuses messages that claim to come
+/// from another node.
+pub fn deliver(
+    consensus: &Consensus,
+    caller: &PeerId,
+    messages: Vec<RaftMessage>,
+) -> Result<(), RpcError> {
+    let from = node_id(caller);
+    for m in messages {
+        if m.from != from {
+            return Err(RpcError::Invalid(format!(
+                "raft message from node {} sent by {caller} (node {from})",
+                m.from
+            )));
+        }
+        if m.to != consensus.id() {
+            return Err(RpcError::Invalid(format!(
+                "raft message for node {} delivered to node {}",
+                m.to,
+                consensus.id()
+            )));
+        }
+        let msg = Message::try_from(m).map_err(RpcError::Invalid)?;
+        consensus
+            .step(msg)
+            .map_err(|e| RpcError::Failed(e.to_string()))?;
+    }
+    Ok(())
+}
