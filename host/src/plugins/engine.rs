@@ -16,10 +16,15 @@
 //!   (15–400 ms). wasmtime's cache is used rather than `Component::deserialize` of our own files
 //!   because that is an `unsafe fn` and the workspace forbids unsafe code; the cache checks that
 //!   an entry was produced by a compatible engine before it loads it.
+//! * **Host time is not billed.** A store's call hook notes the epoch when the guest calls into
+//!   the host and, when the host returns, pushes the deadline back by the ticks spent there, so
+//!   a slow host import never times out a plugin that itself used little CPU (the mistake of
+//!   hiroz#319). The ticker keeps its own epoch counter for this.
 //! * **The linker** defines only `pinfold:plugin/host` (log, clock). Nothing else: no WASI.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +72,8 @@ pub struct PluginEngine {
     compiled: Arc<Mutex<HashMap<[u8; 32], Component>>>,
     pub(crate) max_memory_bytes: usize,
     pub(crate) pooled: bool,
+    /// The epochs ticked so far (wasmtime does not expose its own counter).
+    pub(crate) epoch: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -130,13 +137,18 @@ impl PluginEngine {
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
         let weak = engine.weak();
+        let epoch = Arc::new(AtomicU64::new(0));
+        let ticks = epoch.clone();
         std::thread::Builder::new()
             .name("plugin-epoch".into())
             .spawn(move || {
                 loop {
                     std::thread::sleep(EPOCH_TICK);
                     match weak.upgrade() {
-                        Some(e) => e.increment_epoch(),
+                        Some(e) => {
+                            e.increment_epoch();
+                            ticks.fetch_add(1, Ordering::Relaxed);
+                        }
                         None => break,
                     }
                 }
@@ -149,6 +161,7 @@ impl PluginEngine {
             compiled: Arc::new(Mutex::new(HashMap::new())),
             max_memory_bytes: options.max_memory_bytes,
             pooled,
+            epoch,
         })
     }
 

@@ -233,12 +233,21 @@ impl<W: World> Plugin<W> {
     }
 
     fn new_store(&self) -> Store<State> {
-        let mut store = Store::new(
-            &self.engine.engine,
-            State::new(self.id.clone(), self.limits.memory_bytes),
+        let state = State::new(
+            self.id.clone(),
+            self.limits.memory_bytes,
+            self.engine.epoch.clone(),
         );
+        let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-        store.set_epoch_deadline(self.budget_ticks);
+        store.call_hook(|mut ctx, hook| {
+            if let Some(ticks) = ctx.data_mut().on_call_hook(hook) {
+                ctx.set_epoch_deadline(ticks);
+            }
+            Ok(())
+        });
+        let ticks = store.data_mut().start_budget(self.budget_ticks);
+        store.set_epoch_deadline(ticks);
         store
     }
 
@@ -290,7 +299,8 @@ impl<W: World> Plugin<W> {
                 kind
             })?,
         };
-        resident.store.set_epoch_deadline(self.budget_ticks);
+        let ticks = resident.store.data_mut().start_budget(self.budget_ticks);
+        resident.store.set_epoch_deadline(ticks);
         resident.store.data_mut().log_lines = 0;
         match f(&resident.instance, &mut resident.store) {
             Ok(value) => {

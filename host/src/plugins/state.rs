@@ -7,11 +7,15 @@
 //! reads the wall clock. Both are tested by calling the `Host` trait directly, without wasm
 //! (the Spin pattern).
 //!
+//! The call hook (`on_call_hook`) keeps the time spent in host imports off the plugin's epoch
+//! budget: see `engine.rs`.
+//!
 //! The limiter refuses any growth of linear memory beyond the plugin's cap and records that it
 //! did: the guest's allocator then aborts (a trap), and the record is how the host tells an
 //! out-of-memory apart from any other trap.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::bindings::authorizer::pinfold::plugin::host::{Host, Level};
@@ -33,16 +37,54 @@ pub(crate) struct State {
     pub log_lines: u32,
     /// Lines dropped by the rate limit (over the instance's life).
     pub log_dropped: u64,
+    /// The engine's epoch counter.
+    pub epoch: Arc<AtomicU64>,
+    /// The epoch at which the current call's deadline falls.
+    pub deadline_epoch: u64,
+    /// The epoch at which the guest entered the host, while it is there.
+    pub host_entered_epoch: Option<u64>,
 }
 
 impl State {
-    pub fn new(plugin_id: Arc<str>, memory_cap: usize) -> Self {
+    pub fn new(plugin_id: Arc<str>, memory_cap: usize, epoch: Arc<AtomicU64>) -> Self {
         State {
             plugin_id,
             memory_cap,
             hit_memory_cap: false,
             log_lines: 0,
             log_dropped: 0,
+            epoch,
+            deadline_epoch: 0,
+            host_entered_epoch: None,
+        }
+    }
+
+    /// Starts a call's budget of `ticks`; returns the value for `set_epoch_deadline`.
+    pub fn start_budget(&mut self, ticks: u64) -> u64 {
+        self.deadline_epoch = self.epoch.load(Ordering::Relaxed) + ticks;
+        self.host_entered_epoch = None;
+        ticks
+    }
+
+    /// The call hook: on the way back from a host import, the deadline moves later by the
+    /// ticks spent in the host. Returns the new `set_epoch_deadline` value when it moved.
+    pub fn on_call_hook(&mut self, hook: wasmtime::CallHook) -> Option<u64> {
+        match hook {
+            wasmtime::CallHook::CallingHost => {
+                self.host_entered_epoch = Some(self.epoch.load(Ordering::Relaxed));
+                None
+            }
+            wasmtime::CallHook::ReturningFromHost => {
+                let entered = self.host_entered_epoch.take()?;
+                let now = self.epoch.load(Ordering::Relaxed);
+                let spent = now.saturating_sub(entered);
+                if spent == 0 {
+                    return None;
+                }
+                self.deadline_epoch += spent;
+                Some(self.deadline_epoch.saturating_sub(now).max(1))
+            }
+            _ => None,
         }
     }
 }
@@ -54,6 +96,11 @@ impl Host for State {
             return;
         }
         self.log_lines += 1;
+        #[cfg(test)]
+        if let Some(ms) = message.strip_prefix("test-sleep-ms:") {
+            // Tests simulate a slow host import with it.
+            std::thread::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0)));
+        }
         let mut message = message;
         if message.len() > MAX_LOG_LINE {
             let mut cut = MAX_LOG_LINE;

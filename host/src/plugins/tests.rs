@@ -489,7 +489,7 @@ fn disk_cache_second_engine_deserializes() {
 #[test]
 fn host_imports_without_wasm() {
     use super::bindings::authorizer::pinfold::plugin::host::Host;
-    let mut state = State::new("direct".into(), 1 << 20);
+    let mut state = State::new("direct".into(), 1 << 20, Default::default());
     let now = state.now_unix_nanos();
     let sys = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -563,4 +563,87 @@ fn instance_model_costs() {
     );
     assert_eq!(resident.stats().instances_created, 1);
     assert_eq!(fresh.stats().instances_created, 211);
+}
+
+/// A component importing a WASI interface (as every std `wasm32-wasip2` guest does) is refused
+/// with a clear error. The component is made from WIT alone (`wit_component::dummy_module`),
+/// so the test needs no WASI toolchain.
+#[test]
+fn wasi_importing_component_is_refused() {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve
+        .push_str(
+            "wasi.wit",
+            "package wasi:cli@0.2.6;\n\
+             interface environment { get-arguments: func() -> list<string>; }\n\
+             world uses-wasi { import environment; export run: func(); }\n",
+        )
+        .unwrap();
+    let world = resolve.select_world(&[pkg], Some("uses-wasi")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        true,
+    )
+    .unwrap();
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|e| e.validate(true).encode())
+        .unwrap();
+    let err = Authorizer::load(engine(), &spec("wasi", &component)).unwrap_err();
+    match &err {
+        PluginError::ImportsWasi { import, .. } => {
+            assert_eq!(import, "wasi:cli/environment@0.2.6")
+        }
+        other => panic!("expected ImportsWasi, got {other}"),
+    }
+    assert!(
+        err.to_string().contains("which Pinfold does not grant"),
+        "{err}"
+    );
+}
+
+/// Time spent in a host import is not billed to the plugin: a guest that spends 5 × 20 ms in
+/// a (simulated) slow host call, with a 30 ms budget, is not timed out.
+#[test]
+fn slow_host_call_is_not_billed_to_the_plugin() {
+    let mut sp = spec("authz-slowhost", &fixtures().authz);
+    sp.limits.time_budget = Duration::from_millis(30);
+    let a = Authorizer::load(engine(), &sp).unwrap();
+    let t = Instant::now();
+    match a.authorize(&request("/slow-host", admin())) {
+        Decision::Allow(g) => assert_eq!(g.principal.as_deref(), Some("slow-host")),
+        other => panic!("expected allow, got {other:?}"),
+    }
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    assert_eq!(a.stats().timeouts, 0);
+    // The budget still applies to the guest's own time.
+    assert!(is_failsafe(&a.authorize(&request("/loop", admin()))));
+    assert_eq!(a.stats().timeouts, 1);
+}
+
+#[test]
+fn call_hook_moves_the_deadline_by_host_time() {
+    let epoch = std::sync::Arc::new(AtomicU64::new(100));
+    let mut state = State::new("hook".into(), 1 << 20, epoch.clone());
+    assert_eq!(state.start_budget(5), 5);
+    assert_eq!(state.deadline_epoch, 105);
+    assert_eq!(state.on_call_hook(wasmtime::CallHook::CallingHost), None);
+    epoch.store(103, Ordering::Relaxed);
+    // 3 ticks in the host: the deadline moves from 105 to 108, 5 ticks from now.
+    assert_eq!(
+        state.on_call_hook(wasmtime::CallHook::ReturningFromHost),
+        Some(5)
+    );
+    assert_eq!(state.deadline_epoch, 108);
+    // No time in the host: nothing changes.
+    state.on_call_hook(wasmtime::CallHook::CallingHost);
+    assert_eq!(
+        state.on_call_hook(wasmtime::CallHook::ReturningFromHost),
+        None
+    );
 }

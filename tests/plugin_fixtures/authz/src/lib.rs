@@ -1,6 +1,7 @@
 //! An authorizer whose behaviour the request path selects, so one component exercises every
 //! fail-safe path of the host: `/trap` panics (a trap), `/loop` spins forever (an epoch time-out),
-//! `/hog` allocates until the memory cap stops it, `/log` logs through the host and allows;
+//! `/hog` allocates until the memory cap stops it, `/log` logs through the host and allows,
+//! `/slow-host` makes five host calls the test host makes slow (20 ms each) and allows;
 //! otherwise Basic `admin:…` is allowed with principal `admin`, a missing credential is
 //! challenged and anything else is denied with 403. `init` fails when the config contains
 //! `"fail"`, and a config containing `"deny-all"` denies everything.
@@ -46,6 +47,12 @@ impl exports::pinfold::plugin::authorization::Guest for Fixture {
                 loop {
                     chunks.push(std::hint::black_box(vec![1u8; 1 << 20]));
                 }
+            }
+            "/slow-host" => {
+                for _ in 0..5 {
+                    log(Level::Debug, "test-sleep-ms:20");
+                }
+                return allow(Some("slow-host".to_string()));
             }
             "/log" => {
                 log(Level::Info, &format!("fixture log at {}", now_unix_nanos()));
