@@ -76,7 +76,9 @@ use std::time::Duration;
 pub use engine::{EPOCH_TICK, EngineOptions, PluginEngine};
 pub use plugin::PluginStats;
 pub use slot::PluginSlot;
-pub use worlds::{Allocator, Authorizer, Cors, failsafe_denial};
+pub use worlds::{
+    Allocator, Authorizer, Cors, FAILSAFE_DENY_STATUS, failsafe_cors, failsafe_denial,
+};
 
 /// The WIT package version this host implements; plugins must be built against `0.1.x`.
 pub const WIT_PACKAGE: &str = "pinfold:plugin@0.1.0";
@@ -169,6 +171,11 @@ pub struct PluginLimits {
     pub time_budget: Duration,
     /// Resident instances kept warm between calls.
     pub max_idle_instances: usize,
+    /// Calls running at once on this plugin (each needs its own instance); more callers wait
+    /// for a free one, so a burst of requests never exhausts the engine's instance pool and
+    /// never gets a fail-safe answer for want of an instance. Keep the sum over all plugins
+    /// (twice it during a reload) under [`EngineOptions::max_instances`].
+    pub max_concurrent_calls: usize,
     /// True: every call gets a fresh instance (strict isolation, ~20 µs a call).
     pub fresh_instance_per_call: bool,
     /// Failures (traps, time-outs, out-of-memory) within `trip_window` that trip the plugin off.
@@ -183,6 +190,7 @@ impl Default for PluginLimits {
             memory_bytes: 16 << 20,
             time_budget: Duration::from_millis(50),
             max_idle_instances: 4,
+            max_concurrent_calls: 16,
             fresh_instance_per_call: false,
             trip_after: 5,
             trip_window: Duration::from_secs(60),

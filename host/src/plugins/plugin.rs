@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -43,6 +43,10 @@ pub(crate) trait World: 'static {
         store: &mut Store<State>,
         config_json: &str,
     ) -> wasmtime::Result<Result<(), String>>;
+    fn config_schema(
+        instance: &Self::Instance,
+        store: &mut Store<State>,
+    ) -> wasmtime::Result<String>;
 }
 
 /// How a call failed.
@@ -125,6 +129,22 @@ pub(crate) struct Plugin<W: World> {
     counters: Counters,
     failures: Mutex<VecDeque<Instant>>,
     tripped: AtomicBool,
+    /// Calls running now, bounded by `limits.max_concurrent_calls`.
+    running: Mutex<usize>,
+    call_done: Condvar,
+}
+
+/// A place among the plugin's concurrent calls; freed on drop.
+struct CallPermit<'a> {
+    running: &'a Mutex<usize>,
+    call_done: &'a Condvar,
+}
+
+impl Drop for CallPermit<'_> {
+    fn drop(&mut self) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.call_done.notify_one();
+    }
 }
 
 fn err_text(e: &wasmtime::Error) -> String {
@@ -206,6 +226,8 @@ impl<W: World> Plugin<W> {
             counters: Counters::default(),
             failures: Mutex::new(VecDeque::new()),
             tripped: AtomicBool::new(false),
+            running: Mutex::new(0),
+            call_done: Condvar::new(),
         };
         // Validate the configuration in a first instance; keep it warm if it passes.
         match plugin.new_instance() {
@@ -291,6 +313,7 @@ impl<W: World> Plugin<W> {
         if self.tripped.load(Ordering::Relaxed) {
             return Err(Failure::Tripped);
         }
+        let _permit = self.permit();
         let pooled = self.idle.lock().expect("idle pool").pop();
         let mut resident = match pooled {
             Some(r) => r,
@@ -318,6 +341,23 @@ impl<W: World> Plugin<W> {
                 // `resident` is dropped here: a failed instance is never entered again.
                 Err(kind)
             }
+        }
+    }
+
+    /// Waits until fewer than `max_concurrent_calls` calls run, then takes a place.
+    fn permit(&self) -> CallPermit<'_> {
+        let max = self.limits.max_concurrent_calls.max(1);
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= max {
+            running = self
+                .call_done
+                .wait(running)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        CallPermit {
+            running: &self.running,
+            call_done: &self.call_done,
         }
     }
 

@@ -77,6 +77,14 @@ macro_rules! world {
                     .pinfold_plugin_lifecycle()
                     .call_init(store, config_json)
             }
+            fn config_schema(
+                instance: &Self::Instance,
+                store: &mut Store<State>,
+            ) -> wasmtime::Result<String> {
+                instance
+                    .pinfold_plugin_lifecycle()
+                    .call_config_schema(store)
+            }
         }
     };
 }
@@ -107,6 +115,11 @@ macro_rules! common {
             /// The sha256 of the component, lower-case hex.
             pub fn sha256(&self) -> &str {
                 &self.0.sha256
+            }
+            /// The JSON Schema of the configuration the plugin accepts (its `config-schema`
+            /// export), or `None` when the call fails.
+            pub fn config_schema(&self) -> Option<String> {
+                self.0.call(|i, store| $world::config_schema(i, store)).ok()
             }
             /// A snapshot of the plugin's counters.
             pub fn stats(&self) -> PluginStats {
