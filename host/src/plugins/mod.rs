@@ -36,18 +36,24 @@
 //!
 //! # Isolation: resident instances, discarded on any failure
 //!
-//! Measured here (see `tests.rs::instance_model_costs` and the toolchain notes): a call on a
-//! warm, resident instance costs about 0.4 µs in release (12 µs in a debug build), a fresh
-//! pooled instance plus `init` plus the call 20–30 µs (250 µs in debug). Policy decisions sit on
-//! every request, so by default each plugin keeps a small pool of resident instances (one per
-//! concurrent caller, up to [`PluginLimits::max_idle_instances`]); every call gets a fresh epoch
-//! deadline and runs under the memory cap. What this isolates: the daemon from the plugin
-//! (memory, CPU, capabilities), and every call from an earlier failed call (an instance that
-//! trapped, timed out or ran out of memory is dropped and never entered again). What it does not
-//! isolate: one successful call's leftover guest heap from the next call on the same instance.
-//! The plugin is the operator's own policy code with no way to reach the outside world, so a
-//! request cannot exfiltrate another's data through it; an operator who wants strict
-//! per-request isolation sets [`PluginLimits::fresh_instance_per_call`] and pays about 20 µs.
+//! Measured (`tests.rs::instance_model_costs`; debug build on a 2-core machine at load average
+//! 5–7, so upper bounds): a call on a warm, resident instance 38–83 µs, a fresh pooled instance
+//! plus `init` plus the call 370–590 µs, i.e. 6–10× more. The toolchain notes measured the
+//! same shapes in a release build at about 0.4 µs against 20–28 µs (50×). Policy decisions sit
+//! on every request, so by default each plugin keeps a small pool of resident instances (up to
+//! [`PluginLimits::max_idle_instances`] idle, at most [`PluginLimits::max_concurrent_calls`] in
+//! use; more callers wait rather than fail); every call gets a fresh epoch deadline and runs
+//! under the memory cap. What this isolates: the daemon from the plugin (memory, CPU,
+//! capabilities), and every call from an earlier *failed* call (an instance that trapped, timed
+//! out or ran out of memory is dropped and never entered again). What it does not isolate: one
+//! successful call's leftover guest heap from the next call on the same instance. The plugin is
+//! the operator's own policy code with no way to reach the outside world, so one request cannot
+//! leak another's data through it to anyone; an operator who wants strict per-request isolation
+//! sets [`PluginLimits::fresh_instance_per_call`] and pays the fresh-instance cost.
+//!
+//! Calls are synchronous: a call blocks its thread for at most the time budget (50 ms by
+//! default) plus host time. The budget is wall-clock (epochs), so a thread descheduled on a
+//! loaded machine spends budget too; keep budgets well above the expected decision time.
 //!
 //! # Failure and the breaker
 //!
@@ -57,9 +63,9 @@
 //!
 //! # Not yet here
 //!
-//! Wiring into the REST access layer, `service.json`'s `plugins` section, the CLI
-//! (`pinfold plugin check|run`) and the metrics endpoint; the epoch deadline still bills the
-//! (tiny) time spent in host imports to the guest.
+//! Wiring into the REST access layer (and `spawn_blocking` or an async variant there),
+//! `service.json`'s `plugins` section, SIGHUP and admin-route reloads, the CLI
+//! (`pinfold plugin check|run`) and the metrics endpoint (from [`PluginStats`]).
 
 mod engine;
 mod plugin;
