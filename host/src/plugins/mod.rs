@@ -36,14 +36,14 @@
 //!
 //! # Isolation: resident instances, discarded on any failure
 //!
-//! Measured (`tests.rs::instance_model_costs`; debug build on a 2-core machine at load average
-//! 5–7, so upper bounds): a call on a warm, resident instance 38–83 µs, a fresh pooled instance
-//! plus `init` plus the call 370–590 µs, i.e. 6–10× more. The toolchain notes measured the
-//! same shapes in a release build at about 0.4 µs against 20–28 µs (50×). Policy decisions sit
-//! on every request, so by default each plugin keeps a small pool of resident instances (up to
-//! [`PluginLimits::max_idle_instances`] idle, at most [`PluginLimits::max_concurrent_calls`] in
-//! use; more callers wait rather than fail); every call gets a fresh epoch deadline and runs
-//! under the memory cap. What this isolates: the daemon from the plugin (memory, CPU,
+//! Measured with `tests.rs::instance_model_costs` on the 2-core build machine, for one
+//! authorization decision (a full `authz-request` record): in a **release** build a call on a
+//! warm, resident instance takes 1.6–3.1 µs and a fresh pooled instance plus `init` plus the call
+//! 32–50 µs (15–20× more); in a debug build, under load, 38–83 µs against 370–590 µs. Policy
+//! decisions sit on every request, so by default each plugin keeps a small pool of resident
+//! instances (up to [`PluginLimits::max_idle_instances`] idle, at most
+//! [`PluginLimits::max_concurrent_calls`] in use; more callers wait rather than fail); every
+//! call gets a fresh epoch deadline and runs under the memory cap. What this isolates: the daemon from the plugin (memory, CPU,
 //! capabilities), and every call from an earlier *failed* call (an instance that trapped, timed
 //! out or ran out of memory is dropped and never entered again). What it does not isolate: one
 //! successful call's leftover guest heap from the next call on the same instance. The plugin is
