@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod consensus;
 pub mod ipfs;
+pub mod plugins;
 pub mod rpc;
 pub mod state;
 pub mod swarm;

@@ -239,7 +239,7 @@ impl ConfigFolder {
     pub fn load_identity(&self, env: Env<'_>) -> Result<(Identity, Vec<String>), ConfigError> {
         let path = self.identity_json();
         if path.exists() {
-            let warnings = loose_mode_warning(&path).into_iter().collect();
+            let warnings: Vec<String> = loose_mode_warning(&path).into_iter().collect();
             for w in &warnings {
                 tracing::warn!("{w}");
             }
