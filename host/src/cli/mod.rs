@@ -6,6 +6,7 @@
 pub mod ctl;
 pub mod daemon;
 pub mod ipfs;
+pub mod plugin;
 pub mod service;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub enum ServiceCommand {
     /// Run or manage the embedded IPFS node on its own.
     #[command(subcommand)]
     Ipfs(ipfs::IpfsCommand),
+    /// Try a WASM policy plugin without a daemon.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 /// Installs the tracing subscriber (logs to stderr; stdout is kept for what scripts parse).
@@ -93,6 +97,7 @@ pub fn run_service() -> anyhow::Result<()> {
                 Ok(())
             }
             ServiceCommand::Ipfs(cmd) => ipfs::run(cmd).await,
+            ServiceCommand::Plugin(cmd) => plugin::run(cmd),
         }
     })
 }
