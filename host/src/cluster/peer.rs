@@ -68,6 +68,7 @@ pub struct Cluster {
     state: Arc<State>,
     tracker: PinTracker,
     ipfs: IpfsConnector,
+    ipfs_id: tokio::sync::OnceCell<IpfsId>,
     stop: CancellationToken,
 }
 
@@ -100,6 +101,7 @@ impl Cluster {
             state: parts.state,
             tracker: parts.tracker,
             ipfs: parts.ipfs,
+            ipfs_id: tokio::sync::OnceCell::new(),
             stop: CancellationToken::new(),
         });
         cluster.spawn_apply_feed();
@@ -127,14 +129,6 @@ impl Cluster {
         if let Err(e) = self.consensus.shutdown().await {
             tracing::warn!(error = %e, "consensus shutdown");
         }
-    }
-
-    pub fn peer(&self) -> PeerId {
-        self.peer
-    }
-
-    pub fn state(&self) -> &Arc<State> {
-        &self.state
     }
 
     /// Feeds every applied pin/unpin to the tracker.
@@ -414,15 +408,21 @@ impl Cluster {
         }
     }
 
+    /// The IPFS node's identity, asked once and then remembered (a node's id and listen
+    /// addresses do not change while it runs; every status line carries them). A failure is
+    /// not remembered: the next call asks again.
     async fn ipfs_id(&self) -> Result<IpfsId, String> {
-        match self.ipfs.id().await {
-            Ok(id) => Ok(IpfsId {
-                id: id.id,
-                addresses: id.addresses.unwrap_or_default(),
-                error: String::new(),
-            }),
-            Err(e) => Err(e.to_string()),
-        }
+        self.ipfs_id
+            .get_or_try_init(|| async {
+                let id = self.ipfs.id().await.map_err(|e| e.to_string())?;
+                Ok(IpfsId {
+                    id: id.id,
+                    addresses: id.addresses.unwrap_or_default(),
+                    error: String::new(),
+                })
+            })
+            .await
+            .cloned()
     }
 
     async fn describe(&self) -> PeerDescription {

@@ -397,26 +397,6 @@ impl PinTracker {
             .filter(|op| op.phase != Phase::Error)
             .count()
     }
-
-    /// CIDs the tracker has an operation for, with their status (for status listings that
-    /// cannot match finished pins).
-    pub fn operations(&self) -> Vec<(Cid, TrackerStatus)> {
-        self.inner
-            .ops
-            .lock()
-            .expect("ops lock")
-            .iter()
-            .map(|(c, op)| (*c, op.status()))
-            .collect()
-    }
-
-    pub fn peer(&self) -> PeerId {
-        self.inner.peer
-    }
-
-    pub fn ipfs(&self) -> &IpfsConnector {
-        &self.inner.ipfs
-    }
 }
 
 /// Runs one queued operation, unless it was replaced or cancelled meanwhile.

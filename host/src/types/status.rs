@@ -114,10 +114,6 @@ impl TrackerStatusFilter {
     pub fn matches(self, status: TrackerStatus) -> bool {
         self.0 == 0 || status == TrackerStatus::Undefined || self.0 & status.bit() != 0
     }
-
-    pub fn of(statuses: &[TrackerStatus]) -> TrackerStatusFilter {
-        TrackerStatusFilter(statuses.iter().fold(0, |b, s| b | s.bit()))
-    }
 }
 
 #[cfg(test)]

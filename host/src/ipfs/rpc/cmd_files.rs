@@ -167,26 +167,20 @@ impl BlockSink for NodeSink {
     }
 }
 
-fn metadata(
-    req: &RpcRequest,
-    mode: Option<u32>,
-    mtime: Option<(i64, Option<u32>)>,
-) -> Result<Metadata, ApiError> {
-    let req_mode =
+/// The `mode` / `mtime` / `mtime-nsecs` options of an add (they win over the parts' own).
+fn request_metadata(req: &RpcRequest) -> Result<Metadata, ApiError> {
+    let mode =
         match req.string("mode")? {
             Some(m) => Some(u32::from_str_radix(m, 8).map_err(|_| {
                 ApiError::client(format!("invalid mode {m:?}: not an octal number"))
             })?),
             None => None,
         };
-    let req_mtime = match req.int64("mtime")? {
+    let mtime = match req.int64("mtime")? {
         Some(secs) => Some((secs, req.uint("mtime-nsecs")?)),
         None => None,
     };
-    Ok(Metadata {
-        mode: mode.or(req_mode),
-        mtime: mtime.or(req_mtime),
-    })
+    Ok(Metadata { mode, mtime })
 }
 
 pub async fn add(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
@@ -225,7 +219,7 @@ pub async fn add(node: Arc<Node>, req: RpcRequest, input: Input) -> RpcResult {
         import: opts,
         wrap,
         progress,
-        default_meta: metadata(&req, None, None)?,
+        default_meta: request_metadata(&req)?,
         preserve_mode: req.bool("preserve-mode", false)?,
         preserve_mtime: req.bool("preserve-mtime", false)?,
     };
