@@ -126,6 +126,12 @@ impl ClusterPeer {
             listen_line: None,
             history: String::new(),
         };
+        // the cluster swarm listens on loopback only (init writes 0.0.0.0, as Go does)
+        peer.edit_service_json(|s| {
+            let listen = &mut s["cluster"]["listen_multiaddress"];
+            let text = listen.to_string().replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/");
+            *listen = serde_json::from_str(&text).expect("JSON");
+        });
         let identity = peer.read_json("identity.json");
         peer.peer_id = identity["id"]
             .as_str()

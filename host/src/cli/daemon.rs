@@ -21,7 +21,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::ipfs::{multiaddr_to_socket, socket_to_multiaddr};
-use crate::cluster::{Cluster, ClusterApi, ClusterHandle, ClusterParts, ClusterSettings};
+use crate::cluster::{
+    Cluster, ClusterApi, ClusterHandle, ClusterNet, ClusterParts, ClusterRpc, ClusterSettings,
+};
+use crate::rpc::{RaftPeers, RpcRequest, RpcResponse, RpcServer, SwarmRaftTransport};
+use crate::swarm::SwarmConfig;
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
 use crate::config::{ConfigFolder, InitOptions, ServiceConfig, process_env};
 use crate::consensus::{Consensus, node_id};
 use crate::ipfs::connector::{ConnectorConfig, IpfsConnector};
@@ -72,9 +78,20 @@ pub fn ensure_initialized(folder: &ConfigFolder) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the daemon on `folder` until `shutdown` resolves.
+/// Options of `pinfold daemon` beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOptions {
+    /// Join the cluster of these peers (`--bootstrap`, each `<multiaddr>/p2p/<id>`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Leave the cluster on shutdown (`--leave`, or `cluster.leave_on_shutdown`).
+    pub leave: bool,
+}
+
+/// Runs the daemon on `folder` until `shutdown` resolves (or this peer is removed from the
+/// cluster).
 pub async fn run(
     folder: ConfigFolder,
+    options: DaemonOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     ensure_initialized(&folder)?;
@@ -128,22 +145,80 @@ pub async fn run(
     let ipfs = IpfsConnector::new(connector_config(&service, ipfs_url.clone()))?;
     wait_for_ipfs(&ipfs, &ipfs_url).await?;
 
+    // the cluster swarm (its RPC handler is bound as the parts come up)
+    let rpc = ClusterRpc::new();
+    let raft = &service.consensus.raft;
+    let swarm = crate::swarm::start(
+        &loaded.identity.private_key,
+        SwarmConfig::from_cluster(
+            &service.cluster,
+            Some(service.cluster.peerstore_path(folder.path())),
+        ),
+        RpcServer::new(peer, rpc.clone()),
+    )
+    .await
+    .context("cluster swarm")?;
+    let listen: Vec<String> = swarm
+        .listen_addrs()
+        .await?
+        .iter()
+        .map(|a| format!("{a}/p2p/{peer}"))
+        .collect();
+    for a in &listen {
+        tracing::info!("cluster swarm listening on {a}");
+    }
+    let raft_peers = RaftPeers::new(raft.init_peerset.iter().copied().chain([peer]));
+    let net = ClusterNet {
+        swarm: swarm.clone(),
+        raft_peers: raft_peers.clone(),
+        rpc_timeout: raft.network_timeout,
+    };
+
     // state and consensus
-    let data = service.consensus.raft.data_path(folder.path());
+    let data = raft.data_path(folder.path());
+    let mut bootstrap_peers = Vec::new();
+    for ma in &options.bootstrap {
+        bootstrap_peers.push(bootstrap_peer(ma)?);
+    }
+    if !bootstrap_peers.is_empty() && raft_initialized(&data) {
+        tracing::warn!(
+            "--bootstrap: moving the existing raft data aside (as IPFS Cluster does) to join anew"
+        );
+        crate::consensus::cleanup_data_folder(&data, raft.backups_rotate)?;
+    }
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let state = Arc::new(State::open(&data.join(STATE_FILE))?);
-    let raft_config = service.consensus.raft.clone();
-    let consensus = {
-        let (data, state) = (data.clone(), state.clone());
-        tokio::task::spawn_blocking(move || {
-            Consensus::start(&data, node_id(&peer), &[], raft_config, state)
-        })
-        .await??
+    let voters: Vec<u64> = if bootstrap_peers.is_empty() {
+        raft.init_peerset.iter().map(node_id).collect()
+    } else {
+        // joining: a configuration without us, filled in by the leader
+        bootstrap_peers.iter().map(node_id).collect()
     };
+    let consensus = {
+        let (data, state, raft_config) = (data.clone(), state.clone(), raft.clone());
+        let transport = Box::new(SwarmRaftTransport::new(swarm.clone(), raft_peers.clone()));
+        Arc::new(
+            tokio::task::spawn_blocking(move || {
+                Consensus::start_with_transport(
+                    &data,
+                    node_id(&peer),
+                    &voters,
+                    raft_config,
+                    state,
+                    transport,
+                )
+            })
+            .await??,
+        )
+    };
+    rpc.bind_consensus(consensus.clone());
+    if !bootstrap_peers.is_empty() {
+        join(&net, &options.bootstrap, &listen).await?;
+    }
     consensus
-        .wait_for_leader(service.consensus.raft.wait_for_leader_timeout + Duration::from_secs(5))
+        .wait_for_sync(raft.wait_for_leader_timeout + Duration::from_secs(5))
         .await
-        .context("raft did not elect a leader")?;
+        .context("raft did not elect a leader (is a majority of the peers running?)")?;
 
     let st = &service.pin_tracker.stateless;
     let tracker = PinTracker::start(
@@ -167,13 +242,16 @@ pub async fn run(
             follower_mode: c.follower_mode,
             state_sync_interval: c.state_sync_interval,
             pin_recover_interval: c.pin_recover_interval,
-            addresses: Vec::new(),
+            addresses: listen.clone(),
         },
         consensus,
+        net: Some(net),
         state,
         tracker,
         ipfs,
     });
+    rpc.bind_cluster(&cluster);
+    let removed = cluster.removed();
     let api: Arc<dyn ClusterApi> = Arc::new(ClusterHandle(cluster.clone()));
 
     // the REST API
@@ -199,8 +277,17 @@ pub async fn run(
     }
     println!("** IPFS Cluster is READY **");
 
-    shutdown.await;
+    let was_removed = tokio::select! {
+        _ = shutdown => false,
+        _ = removed.cancelled() => true,
+    };
     tracing::info!("shutting down");
+    if !was_removed && (options.leave || service.cluster.leave_on_shutdown) {
+        match cluster.leave().await {
+            Ok(()) => tracing::info!("left the cluster"),
+            Err(e) => tracing::warn!(error = %e, "could not leave the cluster"),
+        }
+    }
     stop_apis.cancel();
     for s in servers {
         if let Ok(Err(e)) = s.await {
@@ -208,10 +295,67 @@ pub async fn run(
         }
     }
     cluster.shutdown().await;
+    swarm.shutdown().await;
     stop_node.cancel();
     drop(node);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The peer id of a `--bootstrap` address.
+fn bootstrap_peer(ma: &Multiaddr) -> anyhow::Result<PeerId> {
+    match ma.iter().last() {
+        Some(multiaddr::Protocol::P2p(p)) => Ok(p),
+        _ => bail!("--bootstrap {ma}: the address must end with /p2p/<peer id>"),
+    }
+}
+
+/// Whether the raft folder already holds a log (this peer was a member before).
+fn raft_initialized(data: &Path) -> bool {
+    data.join("raft.redb").exists()
+}
+
+/// Asks the bootstrap peers, in turn, to add this peer to their cluster, then dials the
+/// members they know (IPFS Cluster's `Join`).
+async fn join(net: &ClusterNet, bootstrap: &[Multiaddr], listen: &[String]) -> anyhow::Result<()> {
+    let me = net.swarm.local_peer_id();
+    let deadline = tokio::time::Instant::now() + net.rpc_timeout * 3;
+    let mut last = String::new();
+    loop {
+        for ma in bootstrap {
+            let peer = match net.swarm.dial(ma.clone()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    last = format!("{ma}: {e}");
+                    continue;
+                }
+            };
+            net.raft_peers.insert(peer);
+            let add = RpcRequest::PeerAdd {
+                peer: me.to_base58(),
+                addrs: listen.to_vec(),
+            };
+            match net.call(peer, add).await {
+                Ok(_) => {
+                    if let Ok(RpcResponse::Id(d)) = net.call(peer, RpcRequest::Id).await {
+                        for p in d.cluster_peers.iter().filter_map(|p| p.parse().ok()) {
+                            net.raft_peers.insert(p);
+                        }
+                        for a in d.cluster_peers_addresses.iter().filter_map(|a| a.parse().ok()) {
+                            let _ = net.swarm.dial(a).await;
+                        }
+                    }
+                    tracing::info!(via = %peer, "joined the cluster");
+                    return Ok(());
+                }
+                Err(e) => last = format!("{peer}: {e}"),
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("could not join the cluster through --bootstrap: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Polls the IPFS node's `id` until it answers (IPFS Cluster's readiness check).

@@ -43,6 +43,13 @@ pub struct DaemonArgs {
     /// Accepted for compatibility (nothing to upgrade).
     #[arg(short = 'u', long)]
     pub upgrade: bool,
+    /// Join the cluster of these peers (comma-separated `<multiaddr>/p2p/<peer id>`); any
+    /// existing raft data is moved aside first, as IPFS Cluster does.
+    #[arg(short = 'j', long, value_delimiter = ',')]
+    pub bootstrap: Vec<multiaddr::Multiaddr>,
+    /// Leave the cluster when shutting down.
+    #[arg(short = 'x', long)]
+    pub leave: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,8 +131,12 @@ pub fn init(folder: &ConfigFolder, args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn daemon(folder: ConfigFolder, _args: DaemonArgs) -> anyhow::Result<()> {
-    daemon::run(folder, super::shutdown_signal()).await
+pub async fn daemon(folder: ConfigFolder, args: DaemonArgs) -> anyhow::Result<()> {
+    let options = daemon::DaemonOptions {
+        bootstrap: args.bootstrap,
+        leave: args.leave,
+    };
+    daemon::run(folder, options, super::shutdown_signal()).await
 }
 
 /// Counts lines going through a reader or writer and reports every 10,000 on stderr.

@@ -9,8 +9,10 @@
 //! Errors carry the HTTP status IPFS Cluster gives them ([`ClusterError::status`]), so every
 //! API maps them the same way.
 
+pub mod net;
 mod peer;
 
+pub use net::{ClusterNet, ClusterRpc, MemberContext};
 pub use peer::{Cluster, ClusterHandle, ClusterParts, ClusterSettings};
 
 use cid::Cid;

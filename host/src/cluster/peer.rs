@@ -25,8 +25,10 @@ use tokio_util::sync::CancellationToken;
 use super::{
     AddInput, AddParams, ClusterApi, ClusterError, ClusterResult, ClusterStream, PinTypeSet,
 };
+use super::net::{ClusterNet, MemberContext, STATUS_PAGE, unreachable_info};
 use crate::allocate;
-use crate::consensus::{Consensus, ConsensusError};
+use crate::rpc::{RpcRequest, RpcResponse};
+use crate::consensus::Consensus;
 use crate::ipfs::adder::{self, AddError, AddEvent, AddSettings, BlockSink};
 use crate::ipfs::connector::IpfsConnector;
 use crate::ipfs::unixfs::file::{Block, ImportOptions};
@@ -54,7 +56,9 @@ pub struct ClusterSettings {
 pub struct ClusterParts {
     pub peer: PeerId,
     pub settings: ClusterSettings,
-    pub consensus: Consensus,
+    pub consensus: Arc<Consensus>,
+    /// The swarm to the other peers; `None` runs a peer alone.
+    pub net: Option<ClusterNet>,
     pub state: Arc<State>,
     pub tracker: PinTracker,
     pub ipfs: IpfsConnector,
@@ -62,14 +66,17 @@ pub struct ClusterParts {
 
 /// A running cluster peer.
 pub struct Cluster {
-    peer: PeerId,
-    settings: ClusterSettings,
-    consensus: Consensus,
-    state: Arc<State>,
-    tracker: PinTracker,
-    ipfs: IpfsConnector,
+    pub(super) peer: PeerId,
+    pub(super) settings: ClusterSettings,
+    pub(super) consensus: Arc<Consensus>,
+    pub(super) net: Option<ClusterNet>,
+    pub(super) state: Arc<State>,
+    pub(super) tracker: PinTracker,
+    pub(super) ipfs: IpfsConnector,
     ipfs_id: tokio::sync::OnceCell<IpfsId>,
     stop: CancellationToken,
+    /// Cancelled when this peer learns it was removed from the cluster.
+    pub(super) removed: CancellationToken,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -79,13 +86,9 @@ impl std::fmt::Debug for Cluster {
 }
 
 /// How many IPFS status checks a listing keeps in flight.
-const STATUS_CONCURRENCY: usize = 16;
+pub(super) const STATUS_CONCURRENCY: usize = 16;
 /// Blocks per `block/put` request of an add.
 const BLOCK_BATCH_BYTES: usize = 1 << 20;
-
-fn consensus_error(e: ConsensusError) -> ClusterError {
-    ClusterError::Consensus(e.to_string())
-}
 
 fn state_error(e: impl std::fmt::Display) -> ClusterError {
     ClusterError::Internal(format!("state: {e}"))
@@ -98,13 +101,18 @@ impl Cluster {
             peer: parts.peer,
             settings: parts.settings,
             consensus: parts.consensus,
+            net: parts.net,
             state: parts.state,
             tracker: parts.tracker,
             ipfs: parts.ipfs,
             ipfs_id: tokio::sync::OnceCell::new(),
             stop: CancellationToken::new(),
+            removed: CancellationToken::new(),
         });
         cluster.spawn_apply_feed();
+        if cluster.net.is_some() {
+            cluster.spawn_membership();
+        }
         cluster.spawn_every(
             cluster.settings.pin_recover_interval,
             true,
@@ -120,6 +128,68 @@ impl Cluster {
             },
         );
         cluster
+    }
+
+    /// Resolves when this peer was removed from the cluster (the daemon then stops).
+    pub fn removed(&self) -> CancellationToken {
+        self.removed.clone()
+    }
+
+    /// This peer's id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer
+    }
+
+    /// Leaves the cluster (`leave_on_shutdown`): asks the leader to remove this peer.
+    pub async fn leave(&self) -> ClusterResult<()> {
+        self.remove_member(self.peer).await
+    }
+
+    /// Learns members from applied conf changes and from connections; notices its own
+    /// removal.
+    fn spawn_membership(self: &Arc<Self>) {
+        let net = self.net.clone().expect("net");
+        let mut changes = self.consensus.membership();
+        let mut notices = net.swarm.subscribe();
+        let weak = Arc::downgrade(self);
+        let stop = self.stop.clone();
+        let me = self.consensus.id();
+        tokio::spawn(async move {
+            let mut check = tokio::time::interval(Duration::from_millis(500));
+            let mut was_member = false;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    c = changes.recv() => match c {
+                        Ok(c) if c.added => {
+                            match serde_json::from_slice::<MemberContext>(&c.context) {
+                                Ok(ctx) => net.learn(&ctx),
+                                Err(_) => tracing::debug!(node = c.node_id, "voter added without a context"),
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => return,
+                    },
+                    n = notices.recv() => {
+                        if let Ok(crate::swarm::SwarmNotice::Connected { peer, .. }) = n {
+                            net.raft_peers.insert(peer);
+                        }
+                    }
+                    _ = check.tick() => {
+                        let Some(c) = weak.upgrade() else { return };
+                        let member = c.consensus.peers().contains(&me);
+                        if member {
+                            was_member = true;
+                        } else if was_member {
+                            tracing::warn!("this peer is no longer in the cluster's configuration; stopping");
+                            c.removed.cancel();
+                            return;
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Stops background work, the tracker and consensus.
@@ -221,7 +291,7 @@ impl Cluster {
         let mut pins = self.pins_stream(PinTypeSet::ALL);
         while let Some(Ok(pin)) = pins.next().await {
             if pin.expired(now) {
-                match self.consensus.log_unpin(pin.cid).await {
+                match self.log_op(Op::Unpin(pin.cid)).await {
                     Ok(()) => tracing::info!(cid = %pin.cid, "expired pin removed"),
                     Err(e) => {
                         tracing::warn!(cid = %pin.cid, error = %e, "cannot remove expired pin")
@@ -310,21 +380,19 @@ impl Cluster {
         if pin.allocations.is_empty() {
             let current: Vec<PeerId> = existing.map(|p| p.allocations).unwrap_or_default();
             let priority = pin.options.user_allocations.clone().unwrap_or_default();
-            // one peer so far: this one is the only candidate (multi-peer brings metrics)
+            // every member is a candidate, in member order (ranking by metrics is the
+            // allocator's seam, a later step)
             pin.allocations = allocate::allocate(
                 min,
                 max,
                 &current,
                 &priority,
-                &[self.peer],
+                &self.members(),
                 &allocate::as_given,
             )
             .map_err(|e| ClusterError::Internal(e.to_string()))?;
         }
-        self.consensus
-            .log_pin(pin.clone())
-            .await
-            .map_err(consensus_error)?;
+        self.log_op(Op::Pin(pin.clone())).await?;
         // queue it here at once, so a status read right after the answer says pin_queued
         // (the applied-entry feed also tracks it; the tracker merges the two)
         self.track_now(|t| t.track(pin.clone()));
@@ -351,10 +419,7 @@ impl Cluster {
             }
             _ => {}
         }
-        self.consensus
-            .log_unpin(cid)
-            .await
-            .map_err(consensus_error)?;
+        self.log_op(Op::Unpin(cid)).await?;
         self.track_now(|t| t.untrack(pin.clone()));
         Ok(pin)
     }
@@ -373,19 +438,109 @@ impl Cluster {
     }
 
     /// This peer's entry of a status.
-    async fn local_info(&self, cid: &Cid, pin: Option<&Pin>) -> PinInfoShort {
+    pub(super) async fn local_info(&self, cid: &Cid, pin: Option<&Pin>) -> PinInfoShort {
         let mut info = self.tracker.status(cid, pin).await;
-        if let Ok(id) = self.ipfs_id().await {
+        if let Ok(id) = self.ipfs_identity().await {
             info.ipfs_peer_id = id.id;
             info.ipfs_peer_addresses = id.addresses;
         }
         info
     }
 
-    async fn global_info(&self, cid: Cid, pin: Option<Pin>) -> GlobalPinInfo {
-        let info = self.local_info(&cid, pin.as_ref()).await;
+    /// The status of `cid` on this peer and, unless `local`, on every other member.
+    async fn global_info(&self, cid: Cid, pin: Option<Pin>, local: bool) -> GlobalPinInfo {
+        let mine = self.local_info(&cid, pin.as_ref());
+        let (info, others) = if local {
+            (mine.await, Vec::new())
+        } else {
+            futures::join!(mine, self.ask_others(RpcRequest::Status { cid }))
+        };
         let mut peer_map = std::collections::BTreeMap::new();
         peer_map.insert(self.peer.to_base58(), info);
+        for (p, reply) in others {
+            let i = match reply {
+                Ok(RpcResponse::PinInfo(i)) => i,
+                Ok(other) => unreachable_info(&p, format!("unexpected answer {other:?}")),
+                Err(e) => unreachable_info(&p, e),
+            };
+            peer_map.insert(p.to_base58(), i);
+        }
+        Self::global(cid, pin, peer_map)
+    }
+
+    /// Recovers `cid` on this peer and, unless `local`, on every other member.
+    async fn global_recover(&self, cid: Cid, local: bool) -> ClusterResult<GlobalPinInfo> {
+        let pin = self.state.get(&cid).map_err(state_error)?;
+        self.tracker
+            .recover(&cid, pin.as_ref())
+            .await
+            .map_err(|e| ClusterError::Internal(e.to_string()))?;
+        let mine = self.local_info(&cid, pin.as_ref());
+        let (info, others) = if local {
+            (mine.await, Vec::new())
+        } else {
+            futures::join!(mine, self.ask_others(RpcRequest::Recover { cid }))
+        };
+        let mut peer_map = std::collections::BTreeMap::new();
+        peer_map.insert(self.peer.to_base58(), info);
+        for (p, reply) in others {
+            let i = match reply {
+                Ok(RpcResponse::PinInfo(i)) => i,
+                Ok(other) => unreachable_info(&p, format!("unexpected answer {other:?}")),
+                Err(e) => unreachable_info(&p, e),
+            };
+            peer_map.insert(p.to_base58(), i);
+        }
+        Ok(Self::global(cid, pin, peer_map))
+    }
+
+    /// The status of a page of pins on every member (one `StatusAll` call per other peer).
+    async fn page_status(
+        self: &Arc<Self>,
+        page: Vec<ClusterResult<Pin>>,
+        local: bool,
+    ) -> Vec<ClusterResult<GlobalPinInfo>> {
+        let mut out = Vec::with_capacity(page.len());
+        let mut pins = Vec::with_capacity(page.len());
+        for p in page {
+            match p {
+                Ok(p) => pins.push(p),
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        let cids: Vec<Cid> = pins.iter().map(|p| p.cid).collect();
+        let mine = futures::stream::iter(pins.clone())
+            .map(|p| {
+                let c = self.clone();
+                async move { c.local_info(&p.cid, Some(&p)).await }
+            })
+            .buffered(STATUS_CONCURRENCY)
+            .collect::<Vec<_>>();
+        let (mine, others) = if local || cids.is_empty() {
+            (mine.await, Vec::new())
+        } else {
+            futures::join!(mine, self.others_status_page(&cids))
+        };
+        for (i, (pin, info)) in pins.into_iter().zip(mine).enumerate() {
+            let mut peer_map = std::collections::BTreeMap::new();
+            peer_map.insert(self.peer.to_base58(), info);
+            for (p, infos) in &others {
+                let i = match infos {
+                    Ok(v) => v[i].clone(),
+                    Err(e) => unreachable_info(p, e),
+                };
+                peer_map.insert(p.to_base58(), i);
+            }
+            out.push(Ok(Self::global(pin.cid, Some(pin), peer_map)));
+        }
+        out
+    }
+
+    fn global(
+        cid: Cid,
+        pin: Option<Pin>,
+        peer_map: std::collections::BTreeMap<String, PinInfoShort>,
+    ) -> GlobalPinInfo {
         match pin {
             Some(p) => GlobalPinInfo {
                 cid,
@@ -411,7 +566,7 @@ impl Cluster {
     /// The IPFS node's identity, asked once and then remembered (a node's id and listen
     /// addresses do not change while it runs; every status line carries them). A failure is
     /// not remembered: the next call asks again.
-    async fn ipfs_id(&self) -> Result<IpfsId, String> {
+    pub(super) async fn ipfs_identity(&self) -> Result<IpfsId, String> {
         self.ipfs_id
             .get_or_try_init(|| async {
                 let id = self.ipfs.id().await.map_err(|e| e.to_string())?;
@@ -425,18 +580,28 @@ impl Cluster {
             .cloned()
     }
 
-    async fn describe(&self) -> PeerDescription {
-        let ipfs = self.ipfs_id().await.unwrap_or_else(|e| IpfsId {
+    pub(super) async fn describe(&self) -> PeerDescription {
+        let ipfs = self.ipfs_identity().await.unwrap_or_else(|e| IpfsId {
             id: String::new(),
             addresses: Vec::new(),
             error: e,
         });
-        let me = self.peer.to_base58();
+        let members = self.members();
+        let mut cluster_peers_addresses = Vec::new();
+        if let Some(net) = &self.net
+            && let Ok(known) = net.swarm.peer_addresses().await
+        {
+            for p in members.iter().skip(1) {
+                for a in known.get(p).into_iter().flatten() {
+                    cluster_peers_addresses.push(format!("{a}/p2p/{p}"));
+                }
+            }
+        }
         PeerDescription {
-            id: me.clone(),
+            id: self.peer.to_base58(),
             addresses: self.settings.addresses.clone(),
-            cluster_peers: vec![me],
-            cluster_peers_addresses: Vec::new(),
+            cluster_peers: members.iter().map(|p| p.to_base58()).collect(),
+            cluster_peers_addresses,
             version: crate::api::rest::routes::API_VERSION.to_string(),
             commit: String::new(),
             rpc_protocol_version: crate::RPC_PROTOCOL.to_string(),
@@ -444,6 +609,37 @@ impl Cluster {
             ipfs,
             peername: self.settings.peername.clone(),
         }
+    }
+
+    /// This peer's current value of an informer metric (`None`: not a metric we publish).
+    pub(super) async fn local_metric(&self, name: &str) -> ClusterResult<Option<Metric>> {
+        let c = self;
+    let m = match name {
+            "freespace" => {
+                let stat = c
+                    .ipfs
+                    .repo_stat()
+                    .await
+                    .map_err(|e| ClusterError::Ipfs(e.to_string()))?;
+                let free = stat.storage_max.saturating_sub(stat.repo_size);
+                c.metric("freespace", free.to_string(), free as i64, false)
+            }
+            "ping" => {
+                let ipfs = c.ipfs_identity().await.unwrap_or_default();
+                let value = serde_json::json!({
+                    "peer_name": c.settings.peername,
+                    "ipfs_id": ipfs.id,
+                    "ipfs_addresses": ipfs.addresses,
+                });
+                c.metric("ping", value.to_string(), 0, false)
+            }
+            "pinqueue" => {
+                let n = c.tracker.queue_size();
+                c.metric("pinqueue", n.to_string(), -((n / 100_000) as i64), false)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(m))
     }
 
     fn metric(&self, name: &str, value: String, weight: i64, partitionable: bool) -> Metric {
@@ -721,20 +917,38 @@ impl ClusterApi for ClusterHandle {
 
     fn peers(&self) -> ClusterStream<PeerDescription> {
         let c = self.0.clone();
-        futures::stream::once(async move { Ok(c.describe().await) }).boxed()
+        stream_from(move |tx| {
+            async move {
+                let me = c.describe().await;
+                if tx.send(Ok(me)).await.is_err() {
+                    return Ok(());
+                }
+                for (p, reply) in c.ask_others(RpcRequest::Id).await {
+                    let d = match reply {
+                        Ok(RpcResponse::Id(d)) => d,
+                        Ok(other) => PeerDescription {
+                            id: p.to_base58(),
+                            error: format!("unexpected answer {other:?}"),
+                            ..Default::default()
+                        },
+                        Err(e) => PeerDescription {
+                            id: p.to_base58(),
+                            error: e.to_string(),
+                            ..Default::default()
+                        },
+                    };
+                    if tx.send(Ok(d)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            .boxed()
+        })
     }
 
     fn peer_remove(&self, peer: PeerId) -> BoxFuture<'_, ClusterResult<()>> {
-        async move {
-            if peer == self.0.peer {
-                Err(ClusterError::BadRequest(
-                    "cannot remove ourselves from a 1-peer cluster".into(),
-                ))
-            } else {
-                Err(ClusterError::NotFound)
-            }
-        }
-        .boxed()
+        self.0.remove_member(peer).boxed()
     }
 
     fn pin(&self, cid: Cid, options: PinOptions) -> BoxFuture<'_, ClusterResult<Pin>> {
@@ -776,10 +990,10 @@ impl ClusterApi for ClusterHandle {
         .boxed()
     }
 
-    fn status(&self, cid: Cid, _local: bool) -> BoxFuture<'_, ClusterResult<GlobalPinInfo>> {
+    fn status(&self, cid: Cid, local: bool) -> BoxFuture<'_, ClusterResult<GlobalPinInfo>> {
         async move {
             let pin = self.0.state.get(&cid).map_err(state_error)?;
-            Ok(self.0.global_info(cid, pin).await)
+            Ok(self.0.global_info(cid, pin, local).await)
         }
         .boxed()
     }
@@ -787,19 +1001,17 @@ impl ClusterApi for ClusterHandle {
     fn status_all(
         &self,
         filter: TrackerStatusFilter,
-        _local: bool,
+        local: bool,
     ) -> ClusterStream<GlobalPinInfo> {
         let c = self.0.clone();
         self.0
             .pins_stream(PinTypeSet::ALL)
-            .map(move |pin| {
+            .chunks(STATUS_PAGE)
+            .then(move |page| {
                 let c = c.clone();
-                async move {
-                    let pin = pin?;
-                    Ok(c.global_info(pin.cid, Some(pin)).await)
-                }
+                async move { c.page_status(page, local).await }
             })
-            .buffered(STATUS_CONCURRENCY)
+            .flat_map(futures::stream::iter)
             .filter(move |info: &ClusterResult<GlobalPinInfo>| {
                 let keep = match info {
                     Ok(i) => i.peer_map.values().any(|p| filter.matches(p.status)),
@@ -810,17 +1022,8 @@ impl ClusterApi for ClusterHandle {
             .boxed()
     }
 
-    fn recover(&self, cid: Cid, _local: bool) -> BoxFuture<'_, ClusterResult<GlobalPinInfo>> {
-        async move {
-            let pin = self.0.state.get(&cid).map_err(state_error)?;
-            self.0
-                .tracker
-                .recover(&cid, pin.as_ref())
-                .await
-                .map_err(|e| ClusterError::Internal(e.to_string()))?;
-            Ok(self.0.global_info(cid, pin).await)
-        }
-        .boxed()
+    fn recover(&self, cid: Cid, local: bool) -> BoxFuture<'_, ClusterResult<GlobalPinInfo>> {
+        self.0.global_recover(cid, local).boxed()
     }
 
     fn recover_all(&self, _local: bool) -> ClusterStream<GlobalPinInfo> {
@@ -829,7 +1032,7 @@ impl ClusterApi for ClusterHandle {
             async move {
                 for cid in c.recover_all_local().await {
                     let pin = c.state.get(&cid).map_err(state_error)?;
-                    if tx.send(Ok(c.global_info(cid, pin).await)).await.is_err() {
+                    if tx.send(Ok(c.global_info(cid, pin, true).await)).await.is_err() {
                         break;
                     }
                 }
@@ -898,32 +1101,20 @@ impl ClusterApi for ClusterHandle {
     fn metrics(&self, name: String) -> BoxFuture<'_, ClusterResult<Vec<Metric>>> {
         async move {
             let c = &self.0;
-            let m = match name.as_str() {
-                "freespace" => {
-                    let stat = c
-                        .ipfs
-                        .repo_stat()
-                        .await
-                        .map_err(|e| ClusterError::Ipfs(e.to_string()))?;
-                    let free = stat.storage_max.saturating_sub(stat.repo_size);
-                    c.metric("freespace", free.to_string(), free as i64, false)
-                }
-                "ping" => {
-                    let ipfs = c.ipfs_id().await.unwrap_or_default();
-                    let value = serde_json::json!({
-                        "peer_name": c.settings.peername,
-                        "ipfs_id": ipfs.id,
-                        "ipfs_addresses": ipfs.addresses,
-                    });
-                    c.metric("ping", value.to_string(), 0, false)
-                }
-                "pinqueue" => {
-                    let n = c.tracker.queue_size();
-                    c.metric("pinqueue", n.to_string(), -((n / 100_000) as i64), false)
-                }
-                _ => return Ok(Vec::new()),
+            let mut out = match c.local_metric(&name).await? {
+                Some(m) => vec![m],
+                None => return Ok(Vec::new()),
             };
-            Ok(vec![m])
+            for (p, reply) in c.ask_others(RpcRequest::Metrics).await {
+                match reply {
+                    Ok(RpcResponse::Metrics(ms)) => {
+                        out.extend(ms.into_iter().filter(|m| m.name == name))
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(peer = %p, "metrics: {e}"),
+                }
+            }
+            Ok(out)
         }
         .boxed()
     }

@@ -11,14 +11,14 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeV2, Entry, EntryType, Message, Snapshot};
+use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, Message, Snapshot};
 use raft::{RawNode, StateRole, Storage};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use super::config::{RaftConfig, TICK};
 use super::storage::RaftStore;
 use super::transport::RaftTransport;
-use super::{AppliedOp, ConsensusError};
+use super::{AppliedOp, ConsensusError, MembershipChange};
 use crate::state::{Op, OpBatch, SnapshotHeader, State, StateView};
 
 /// Most ops carried by one raft entry; a larger drain is split over several entries.
@@ -44,6 +44,7 @@ pub(crate) enum Command {
         deadline: Instant,
     },
     Step(Box<Message>),
+    TransferLeader(u64),
     Snapshot {
         reply: oneshot::Sender<Result<u64, ConsensusError>>,
     },
@@ -132,6 +133,7 @@ pub(crate) struct Driver {
     pub config: RaftConfig,
     pub applied_tx: broadcast::Sender<AppliedOp>,
     pub leader_tx: watch::Sender<Option<u64>>,
+    pub membership_tx: broadcast::Sender<MembershipChange>,
     pub shared: Arc<Shared>,
     pub applied: u64,
     pending: Vec<(Vec<Op>, Reply, Instant)>,
@@ -154,6 +156,7 @@ impl Driver {
         config: RaftConfig,
         applied_tx: broadcast::Sender<AppliedOp>,
         leader_tx: watch::Sender<Option<u64>>,
+        membership_tx: broadcast::Sender<MembershipChange>,
         shared: Arc<Shared>,
         applied: u64,
     ) -> Driver {
@@ -165,6 +168,7 @@ impl Driver {
             config,
             applied_tx,
             leader_tx,
+            membership_tx,
             shared,
             applied,
             pending: Vec::new(),
@@ -235,6 +239,7 @@ impl Driver {
                 }
             }
             Command::Snapshot { reply } => self.snapshot_replies.push((self.applied, reply)),
+            Command::TransferLeader(id) => self.raw.transfer_leader(id),
             Command::Nop => {}
             Command::Shutdown => return true,
         }
@@ -441,10 +446,17 @@ impl Driver {
     }
 
     fn apply_conf_change(&mut self, e: &Entry) -> Result<(), ConsensusError> {
+        let mut change = None;
         let result = if e.get_entry_type() == EntryType::EntryConfChange {
             ConfChange::parse_from_bytes(&e.data)
                 .map_err(|err| err.to_string())
                 .and_then(|cc| {
+                    change = Some(MembershipChange {
+                        index: e.index,
+                        node_id: cc.node_id,
+                        added: cc.get_change_type() != ConfChangeType::RemoveNode,
+                        context: cc.context.to_vec(),
+                    });
                     self.raw
                         .apply_conf_change(&cc)
                         .map_err(|err| err.to_string())
@@ -463,6 +475,9 @@ impl Driver {
                 tracing::info!(index = e.index, voters = ?cs.voters, "raft configuration changed");
                 *self.shared.voters.lock().expect("lock") = cs.voters.clone();
                 self.raw.mut_store().set_conf_state(cs)?;
+                if let Some(c) = change {
+                    let _ = self.membership_tx.send(c);
+                }
             }
             Err(err) => {
                 tracing::warn!(index = e.index, error = %err, "conf change refused");

@@ -188,6 +188,21 @@ pub struct AppliedOp {
     pub op: Op,
 }
 
+/// A voter added or removed, as applied on this peer (published to
+/// [`Consensus::membership`] subscribers). Changes that arrive inside a snapshot are not
+/// published: a peer that catches up from a snapshot learns the members from the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipChange {
+    /// Raft index of the entry.
+    pub index: u64,
+    pub node_id: u64,
+    /// `true` for an addition, `false` for a removal.
+    pub added: bool,
+    /// What the proposer attached ([`Consensus::add_voter_with_context`]): for cluster peers,
+    /// the peer's identity and addresses.
+    pub context: Vec<u8>,
+}
+
 /// The raft id of a peer (see the module notes).
 pub fn node_id(peer: &PeerId) -> u64 {
     let digest = sha2::Sha256::digest(peer.to_bytes());
@@ -280,6 +295,7 @@ pub struct Consensus {
     shared: Arc<Shared>,
     leader_rx: watch::Receiver<Option<u64>>,
     applied_tx: broadcast::Sender<AppliedOp>,
+    membership_tx: broadcast::Sender<MembershipChange>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     write_timeout: Duration,
 }
@@ -352,9 +368,19 @@ impl Consensus {
             voters.push(node_id);
             voters.sort_unstable();
             voters.dedup();
-            if applied.index > 0 {
-                driver::write_snapshot_file(&state.view()?, store.snapshot_dir())?;
+            if applied.index == 0 {
+                // The first configuration lives in a snapshot at index 1, never in the log: a
+                // peer that joins later (with an empty log) must then receive a snapshot, which
+                // carries the configuration, instead of entries from index 1, which do not —
+                // it would otherwise believe the cluster is only the voters added since.
+                state.apply(&[crate::state::OpBatch {
+                    index: 1,
+                    term: 1,
+                    ops: Vec::new(),
+                }])?;
+                applied = state.applied_index()?;
             }
+            driver::write_snapshot_file(&state.view()?, store.snapshot_dir())?;
             store.bootstrap(&voters, applied.index, applied.term)?;
         } else {
             let (si, st) = store.snapshot_position();
@@ -411,6 +437,7 @@ impl Consensus {
         let (tx, rx) = mpsc::channel();
         let (applied_tx, _) = broadcast::channel(APPLIED_CHANNEL);
         let (leader_tx, leader_rx) = watch::channel(None);
+        let (membership_tx, _) = broadcast::channel(256);
         let shared = Arc::new(Shared::default());
         *shared.voters.lock().expect("lock") = voters_now;
         let write_timeout = config.network_timeout;
@@ -422,6 +449,7 @@ impl Consensus {
             config,
             applied_tx.clone(),
             leader_tx,
+            membership_tx.clone(),
             shared.clone(),
             applied.index,
         );
@@ -434,6 +462,7 @@ impl Consensus {
             shared,
             leader_rx,
             applied_tx,
+            membership_tx,
             thread: Mutex::new(Some(thread)),
             write_timeout,
         })
@@ -472,6 +501,11 @@ impl Consensus {
     /// Every op applied from now on, in log order, on this peer (leader or follower).
     pub fn subscribe(&self) -> broadcast::Receiver<AppliedOp> {
         self.applied_tx.subscribe()
+    }
+
+    /// Every voter added or removed from now on, on this peer.
+    pub fn membership(&self) -> broadcast::Receiver<MembershipChange> {
+        self.membership_tx.subscribe()
     }
 
     /// The leader's id, if one is known.
@@ -551,7 +585,18 @@ impl Consensus {
 
     /// Adds a voter (through the log; only on the leader).
     pub async fn add_voter(&self, id: u64) -> Result<(), ConsensusError> {
-        self.conf_change(id, ConfChangeType::AddNode).await
+        self.conf_change(id, ConfChangeType::AddNode, Vec::new())
+            .await
+    }
+
+    /// Adds a voter with `context` carried in the entry (every peer sees it in
+    /// [`MembershipChange::context`] when it applies the change).
+    pub async fn add_voter_with_context(
+        &self,
+        id: u64,
+        context: Vec<u8>,
+    ) -> Result<(), ConsensusError> {
+        self.conf_change(id, ConfChangeType::AddNode, context).await
     }
 
     /// Removes a voter (through the log; only on the leader).
@@ -561,13 +606,26 @@ impl Consensus {
                 "cannot remove ourselves from a 1-peer cluster".into(),
             ));
         }
-        self.conf_change(id, ConfChangeType::RemoveNode).await
+        self.conf_change(id, ConfChangeType::RemoveNode, Vec::new())
+            .await
     }
 
-    async fn conf_change(&self, id: u64, ty: ConfChangeType) -> Result<(), ConsensusError> {
+    /// Hands leadership to `id` (a voter that is up to date); returns at once, the transfer
+    /// happens within an election timeout or is abandoned.
+    pub fn transfer_leader(&self, id: u64) -> Result<(), ConsensusError> {
+        self.send(Command::TransferLeader(id))
+    }
+
+    async fn conf_change(
+        &self,
+        id: u64,
+        ty: ConfChangeType,
+        context: Vec<u8>,
+    ) -> Result<(), ConsensusError> {
         let mut cc = ConfChange::default();
         cc.set_change_type(ty);
         cc.node_id = id;
+        cc.context = context.into();
         let (reply, rx) = oneshot::channel();
         let deadline = Instant::now() + self.write_timeout;
         self.send(Command::ConfChange {

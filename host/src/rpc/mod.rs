@@ -24,6 +24,7 @@
 //! | `PeerAdd` | `Cluster.PeerAdd` | open |
 //! | `PeerRemove` | `Cluster.PeerRemove` | trusted |
 //! | `Status` | `PinTracker.Status` | trusted |
+//! | `StatusAll` | `PinTracker.StatusAll` | trusted |
 //! | `Recover` | `PinTracker.Recover` | trusted |
 //! | `RepoStat` | `IPFSConnector.RepoStat` | trusted |
 //! | `ForwardPin` / `ForwardUnpin` | `Consensus.LogPin` / `Consensus.LogUnpin` | trusted |
@@ -110,6 +111,7 @@ pub const WIRE_METHODS: &[&str] = &[
     "Version",
     "RepoStat",
     "Status",
+    "StatusAll",
     "Recover",
     "PeerAdd",
     "PeerRemove",
@@ -137,13 +139,24 @@ pub enum RpcRequest {
         #[serde(with = "crate::types::cid_str")]
         cid: Cid,
     },
+    /// The peer's local status of a page of pins (`PinTracker.StatusAll`), in the order
+    /// asked; a listing asks each peer once per page instead of once per pin.
+    StatusAll {
+        #[serde(with = "crate::types::cids_str")]
+        cids: Vec<Cid>,
+    },
     /// Re-queue a pin on the peer (`PinTracker.Recover`).
     Recover {
         #[serde(with = "crate::types::cid_str")]
         cid: Cid,
     },
-    /// Ask the (leader) peer to add `peer` as a raft voter (`Cluster.PeerAdd`).
-    PeerAdd { peer: String },
+    /// Ask the (leader) peer to add `peer` as a raft voter (`Cluster.PeerAdd`); `addrs` are
+    /// where the other peers can reach it (`<multiaddr>/p2p/<id>`).
+    PeerAdd {
+        peer: String,
+        #[serde(default)]
+        addrs: Vec<String>,
+    },
     /// Ask the (leader) peer to remove `peer` (`Cluster.PeerRemove`).
     PeerRemove { peer: String },
     /// A write forwarded to the leader (`Consensus.LogPin`).
@@ -172,6 +185,7 @@ impl RpcRequest {
             RpcRequest::Version => "Cluster.Version",
             RpcRequest::RepoStat => "IPFSConnector.RepoStat",
             RpcRequest::Status { .. } => "PinTracker.Status",
+            RpcRequest::StatusAll { .. } => "PinTracker.StatusAll",
             RpcRequest::Recover { .. } => "PinTracker.Recover",
             RpcRequest::PeerAdd { .. } => "Cluster.PeerAdd",
             RpcRequest::PeerRemove { .. } => "Cluster.PeerRemove",
@@ -198,6 +212,7 @@ pub enum RpcResponse {
         storage_max: u64,
     },
     PinInfo(PinInfoShort),
+    PinInfos(Vec<PinInfoShort>),
     Metrics(Vec<Metric>),
     /// The call was carried out and has nothing to return.
     Done,

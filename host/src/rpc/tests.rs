@@ -66,6 +66,7 @@ fn rpc_policy_transcribes_ipfs_cluster_table() {
         (
             RpcRequest::PeerAdd {
                 peer: String::new(),
+                addrs: vec![],
             },
             Exposure::Open,
         ),
@@ -76,6 +77,7 @@ fn rpc_policy_transcribes_ipfs_cluster_table() {
             Exposure::Trusted,
         ),
         (RpcRequest::Status { cid: c }, Exposure::Trusted),
+        (RpcRequest::StatusAll { cids: vec![c] }, Exposure::Trusted),
         (RpcRequest::Recover { cid: c }, Exposure::Trusted),
         (RpcRequest::RepoStat, Exposure::Trusted),
         (
@@ -125,7 +127,13 @@ fn rpc_unknown_method_decodes_as_unknown() {
         RpcRequest::Id,
         RpcRequest::Status { cid: c },
         RpcRequest::ForwardPin { pin: test_pin(4) },
-        RpcRequest::PeerAdd { peer: "x".into() },
+        RpcRequest::PeerAdd {
+            peer: "x".into(),
+            addrs: vec!["/ip4/127.0.0.1/tcp/1".into()],
+        },
+        RpcRequest::StatusAll {
+            cids: vec![c, test_cid(5)],
+        },
         RpcRequest::Raft {
             messages: vec![RaftMessage::from(&sample_message())],
         },

@@ -171,6 +171,20 @@ pub mod cid_str {
     }
 }
 
+/// Serde for a list of CIDs as strings.
+pub mod cids_str {
+    use super::*;
+    pub fn serialize<S: Serializer>(v: &[Cid], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|c| c.to_string()))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cid>, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        v.iter()
+            .map(|s| Cid::try_from(s.as_str()).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 /// Serde for a peer ID as its base58 string.
 pub mod peer_str {
     use super::*;
@@ -436,7 +450,7 @@ pub struct IpfsId {
 }
 
 /// A cluster peer's description (`ID`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerDescription {
     pub id: String,
     #[serde(default)]
