@@ -93,6 +93,8 @@ pub struct ClusterPeer {
     listen_line: Option<String>,
     /// Output of the previous daemon runs, for failure messages.
     history: String,
+    /// Extra arguments of the next `pinfold daemon` (cleared once it started).
+    next_args: Vec<String>,
 }
 
 impl ClusterPeer {
@@ -125,6 +127,7 @@ impl ClusterPeer {
             process: None,
             listen_line: None,
             history: String::new(),
+            next_args: Vec::new(),
         };
         // the cluster swarm listens on loopback only (init writes 0.0.0.0, as Go does)
         peer.edit_service_json(|s| {
@@ -276,15 +279,51 @@ impl ClusterPeer {
         Running::spawn_merged(
             clean_command(&pinfold_bin())
                 .args(["daemon", "-c"])
-                .arg(&self.config),
+                .arg(&self.config)
+                .args(&self.next_args),
         )
+    }
+
+    /// Starts the daemon with `--bootstrap <addr>` (this start only: a restart must not join
+    /// anew, which would discard its raft data).
+    pub fn start_joining(&mut self, bootstrap: &str) {
+        self.spawn_joining(bootstrap);
+        self.wait_ready();
+    }
+
+    /// [`ClusterPeer::start_joining`] without waiting.
+    pub fn spawn_joining(&mut self, bootstrap: &str) {
+        self.next_args = vec!["--bootstrap".into(), bootstrap.into()];
+        self.spawn();
+    }
+
+    /// The cluster swarm address of the running peer, `<multiaddr>/p2p/<id>` (from `/id`).
+    pub fn swarm_multiaddr(&self) -> String {
+        let id = self.json_ok("GET", "/id");
+        id["addresses"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("/id has no addresses: {id}"))
+            .to_string()
     }
 
     /// Starts the daemon and waits for [`READY_LINE`] (and the REST port to accept
     /// connections), failing with the daemon's output if it exits or the deadline passes.
     pub fn start(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
+    /// Starts the daemon without waiting (peers of one cluster start together: none is ready
+    /// before a majority runs); [`ClusterPeer::wait_ready`] waits.
+    pub fn spawn(&mut self) {
         assert!(self.process.is_none(), "the daemon is already running");
-        let mut process = self.spawn_daemon();
+        self.process = Some(self.spawn_daemon());
+        self.next_args.clear();
+    }
+
+    /// Waits for the daemon [`ClusterPeer::spawn`] started to be ready.
+    pub fn wait_ready(&mut self) {
+        let mut process = self.process.take().expect("spawned");
         let mut listen = None;
         process.wait_for_stdout_line(
             &format!(
@@ -313,6 +352,30 @@ impl ClusterPeer {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.process = Some(process);
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, …) to the running daemon.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run `kill -{signal} {pid}`: {e}"));
+        assert!(sent.success(), "`kill -{signal} {pid}` failed: {sent}");
+    }
+
+    /// Waits for the daemon to exit by itself; returns its exit status.
+    pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+        let mut process = self.process.take().expect("daemon running");
+        let status = process.wait_with_deadline(deadline);
+        let output = process.output();
+        self.history.push_str(&output);
+        status.unwrap_or_else(|| {
+            panic!(
+                "the daemon did not exit by itself within {deadline:?}\n{}",
+                tail(&output, 60)
+            )
+        })
     }
 
     /// SIGKILL: no chance to clean up.

@@ -167,12 +167,26 @@ pub async fn run(
     for a in &listen {
         tracing::info!("cluster swarm listening on {a}");
     }
-    let raft_peers = RaftPeers::new(raft.init_peerset.iter().copied().chain([peer]));
+    // who is who: the initial peerset, the peerstore's `/p2p/` ids, and whoever connects
+    let peerstore = crate::swarm::peerstore::read(&service.cluster.peerstore_path(folder.path()));
+    let known = peerstore.iter().filter_map(|a| match a.iter().last() {
+        Some(multiaddr::Protocol::P2p(p)) => Some(p),
+        _ => None,
+    });
+    let raft_peers = RaftPeers::new(
+        raft.init_peerset
+            .iter()
+            .copied()
+            .chain(known)
+            .chain([peer]),
+    );
     let net = ClusterNet {
         swarm: swarm.clone(),
         raft_peers: raft_peers.clone(),
         rpc_timeout: raft.network_timeout,
     };
+
+    net.learn_connections().await;
 
     // state and consensus
     let data = raft.data_path(folder.path());

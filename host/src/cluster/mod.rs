@@ -21,7 +21,7 @@ use futures::stream::BoxStream;
 use libp2p_identity::PeerId;
 
 use crate::types::{
-    AddedOutput, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinOptions, PinType,
+    AddedOutput, ConsensusStatus, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinOptions, PinType,
     TrackerStatusFilter,
 };
 
@@ -173,6 +173,9 @@ pub trait ClusterApi: Send + Sync + 'static {
 
     /// Runs IPFS garbage collection (`POST /ipfs/gc`).
     fn repo_gc(&self, local: bool) -> BoxFuture<'_, ClusterResult<GlobalRepoGc>>;
+
+    /// This peer's view of the consensus (`GET /health/consensus`).
+    fn consensus_status(&self) -> BoxFuture<'_, ClusterResult<ConsensusStatus>>;
 
     /// Names of the metrics the peers publish (`GET /monitor/metrics`).
     fn metric_names(&self) -> BoxFuture<'_, ClusterResult<Vec<String>>>;

@@ -76,6 +76,31 @@ impl ClusterNet {
         self.swarm.call(peer, request, self.rpc_timeout).await
     }
 
+    /// Learns the peer id of every peer that connects, for as long as the swarm runs (raft
+    /// ids are hashes of peer ids, so a connection tells which voter it is). Started before
+    /// raft, so that a restarted cluster can elect: its members reconnect from their
+    /// peerstores before anyone knows who is who.
+    pub async fn learn_connections(&self) {
+        let mut notices = self.swarm.subscribe();
+        if let Ok(peers) = self.swarm.connected_peers().await {
+            for p in peers {
+                self.raft_peers.insert(p);
+            }
+        }
+        let table = self.raft_peers.clone();
+        tokio::spawn(async move {
+            loop {
+                match notices.recv().await {
+                    Ok(crate::swarm::SwarmNotice::Connected { peer, .. }) => {
+                        table.insert(peer);
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
     /// Remembers a member and dials the addresses it announced (best effort).
     pub fn learn(&self, ctx: &MemberContext) {
         let Ok(peer) = ctx.peer.parse::<PeerId>() else {
@@ -149,6 +174,20 @@ impl Cluster {
             return Some(self.peer);
         }
         self.net.as_ref()?.raft_peers.get(id)
+    }
+
+    /// The leader's peer id, waiting for one to be known (an election in progress) until the
+    /// RPC deadline; `not` excludes a peer (the one handing leadership over).
+    async fn wait_leader_peer(&self, not: Option<PeerId>) -> ClusterResult<PeerId> {
+        let wait = self.net.as_ref().map_or(Duration::ZERO, |n| n.rpc_timeout);
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.leader_peer() {
+                Some(l) if Some(l) != not => return Ok(l),
+                _ if Instant::now() >= deadline => return Err(no_leader()),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Commits one op: locally on the leader, forwarded to it from a follower (see the module
@@ -249,7 +288,7 @@ impl Cluster {
             return Ok(());
         }
         if !self.consensus.is_leader() {
-            let leader = self.leader_peer().ok_or_else(no_leader)?;
+            let leader = self.wait_leader_peer(None).await?;
             return net
                 .call(
                     leader,
@@ -295,7 +334,7 @@ impl Cluster {
             ));
         }
         if !self.consensus.is_leader() {
-            let leader = self.leader_peer().ok_or_else(no_leader)?;
+            let leader = self.wait_leader_peer(None).await?;
             return net
                 .call(
                     leader,
@@ -318,19 +357,35 @@ impl Cluster {
                 .find(|v| *v != id)
                 .expect("two voters at least");
             self.consensus.transfer_leader(target).map_err(consensus_error)?;
-            while self.consensus.is_leader() {
-                if Instant::now() >= deadline {
-                    return Err(ClusterError::Consensus(
-                        "leadership transfer did not complete; retry".into(),
-                    ));
+            let mut asked = Instant::now();
+            loop {
+                match self.leader_peer() {
+                    Some(l) if l != self.peer => break,
+                    _ if Instant::now() >= deadline => {
+                        return Err(ClusterError::Consensus(
+                            "leadership transfer did not complete; retry".into(),
+                        ));
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                if !self.consensus.is_leader() {
-                    break;
+                if self.consensus.is_leader() && asked.elapsed() > Duration::from_secs(1) {
+                    let _ = self.consensus.transfer_leader(target);
+                    asked = Instant::now();
                 }
-                let _ = self.consensus.transfer_leader(target);
             }
-            return Box::pin(self.remove_member(peer)).await;
+            let leader = self.wait_leader_peer(Some(self.peer)).await?;
+            return net
+                .call(
+                    leader,
+                    RpcRequest::PeerRemove {
+                        peer: peer.to_base58(),
+                    },
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    ClusterError::Consensus(format!("removing {peer} via {leader}: {e}"))
+                });
         }
         tracing::info!(%peer, "removing a peer from the cluster");
         self.consensus

@@ -35,7 +35,7 @@ use crate::ipfs::unixfs::file::{Block, ImportOptions};
 use crate::state::{Op, State};
 use crate::tracker::PinTracker;
 use crate::types::{
-    AddedOutput, GlobalPinInfo, GlobalRepoGc, IpfsId, Metric, PeerDescription, Pin, PinInfoShort,
+    AddedOutput, ConsensusStatus, GlobalPinInfo, GlobalRepoGc, IpfsId, Metric, PeerDescription, Pin, PinInfoShort,
     PinMode, PinOptions, PinType, RepoGc, RepoGcKey, Timestamp, TrackerStatusFilter,
 };
 
@@ -145,12 +145,10 @@ impl Cluster {
         self.remove_member(self.peer).await
     }
 
-    /// Learns members from applied conf changes and from connections; notices its own
-    /// removal.
+    /// Learns members from applied conf changes; notices its own removal.
     fn spawn_membership(self: &Arc<Self>) {
         let net = self.net.clone().expect("net");
         let mut changes = self.consensus.membership();
-        let mut notices = net.swarm.subscribe();
         let weak = Arc::downgrade(self);
         let stop = self.stop.clone();
         let me = self.consensus.id();
@@ -171,11 +169,6 @@ impl Cluster {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(_) => return,
                     },
-                    n = notices.recv() => {
-                        if let Ok(crate::swarm::SwarmNotice::Connected { peer, .. }) = n {
-                            net.raft_peers.insert(peer);
-                        }
-                    }
                     _ = check.tick() => {
                         let Some(c) = weak.upgrade() else { return };
                         let member = c.consensus.peers().contains(&me);
@@ -204,6 +197,7 @@ impl Cluster {
     /// Feeds every applied pin/unpin to the tracker.
     fn spawn_apply_feed(self: &Arc<Self>) {
         let mut applied = self.consensus.subscribe();
+        let mut restored = self.consensus.restored();
         let weak = Arc::downgrade(self);
         let stop = self.stop.clone();
         tokio::spawn(async move {
@@ -211,6 +205,15 @@ impl Cluster {
                 let next = tokio::select! {
                     _ = stop.cancelled() => return,
                     n = applied.recv() => n,
+                    r = restored.changed() => {
+                        if r.is_err() {
+                            return;
+                        }
+                        let Some(c) = weak.upgrade() else { return };
+                        tracing::info!("pinset replaced by a raft snapshot; tracking it");
+                        c.recover_all_local().await;
+                        continue;
+                    }
                 };
                 let Some(c) = weak.upgrade() else { return };
                 match next {
@@ -1082,6 +1085,19 @@ impl ClusterApi for ClusterHandle {
             };
             Ok(GlobalRepoGc {
                 peer_map: [(me, report)].into_iter().collect(),
+            })
+        }
+        .boxed()
+    }
+
+    fn consensus_status(&self) -> BoxFuture<'_, ClusterResult<ConsensusStatus>> {
+        async move {
+            let c = &self.0;
+            Ok(ConsensusStatus {
+                leader: c.leader_peer().map(|p| p.to_base58()).unwrap_or_default(),
+                peers: c.members().iter().map(|p| p.to_base58()).collect(),
+                term: c.consensus.term(),
+                applied_index: c.consensus.applied_index(),
             })
         }
         .boxed()

@@ -134,6 +134,7 @@ pub(crate) struct Driver {
     pub applied_tx: broadcast::Sender<AppliedOp>,
     pub leader_tx: watch::Sender<Option<u64>>,
     pub membership_tx: broadcast::Sender<MembershipChange>,
+    pub restored_tx: watch::Sender<u64>,
     pub shared: Arc<Shared>,
     pub applied: u64,
     pending: Vec<(Vec<Op>, Reply, Instant)>,
@@ -157,6 +158,7 @@ impl Driver {
         applied_tx: broadcast::Sender<AppliedOp>,
         leader_tx: watch::Sender<Option<u64>>,
         membership_tx: broadcast::Sender<MembershipChange>,
+        restored_tx: watch::Sender<u64>,
         shared: Arc<Shared>,
         applied: u64,
     ) -> Driver {
@@ -169,6 +171,7 @@ impl Driver {
             applied_tx,
             leader_tx,
             membership_tx,
+            restored_tx,
             shared,
             applied,
             pending: Vec::new(),
@@ -408,6 +411,7 @@ impl Driver {
         self.raw.mut_store().install_snapshot(&meta)?;
         self.applied = meta.index;
         *self.shared.voters.lock().expect("lock") = meta.get_conf_state().voters.clone();
+        self.restored_tx.send_replace(meta.index);
         Ok(())
     }
 

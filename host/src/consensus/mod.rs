@@ -296,6 +296,7 @@ pub struct Consensus {
     leader_rx: watch::Receiver<Option<u64>>,
     applied_tx: broadcast::Sender<AppliedOp>,
     membership_tx: broadcast::Sender<MembershipChange>,
+    restored_rx: watch::Receiver<u64>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     write_timeout: Duration,
 }
@@ -438,6 +439,7 @@ impl Consensus {
         let (applied_tx, _) = broadcast::channel(APPLIED_CHANNEL);
         let (leader_tx, leader_rx) = watch::channel(None);
         let (membership_tx, _) = broadcast::channel(256);
+        let (restored_tx, restored_rx) = watch::channel(0);
         let shared = Arc::new(Shared::default());
         *shared.voters.lock().expect("lock") = voters_now;
         let write_timeout = config.network_timeout;
@@ -450,6 +452,7 @@ impl Consensus {
             applied_tx.clone(),
             leader_tx,
             membership_tx.clone(),
+            restored_tx,
             shared.clone(),
             applied.index,
         );
@@ -463,6 +466,7 @@ impl Consensus {
             leader_rx,
             applied_tx,
             membership_tx,
+            restored_rx,
             thread: Mutex::new(Some(thread)),
             write_timeout,
         })
@@ -501,6 +505,13 @@ impl Consensus {
     /// Every op applied from now on, in log order, on this peer (leader or follower).
     pub fn subscribe(&self) -> broadcast::Receiver<AppliedOp> {
         self.applied_tx.subscribe()
+    }
+
+    /// Changes each time a snapshot from the leader replaced the State (its raft index):
+    /// the pins it brought were not published as [`AppliedOp`]s, so followers of the pinset
+    /// (the pin tracker) must re-read it.
+    pub fn restored(&self) -> watch::Receiver<u64> {
+        self.restored_rx.clone()
     }
 
     /// Every voter added or removed from now on, on this peer.

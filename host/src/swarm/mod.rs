@@ -49,7 +49,7 @@
 //!   libp2p 0.57 uses newer versions of both, converted in [`compat`].
 
 pub mod compat;
-mod peerstore;
+pub mod peerstore;
 #[cfg(test)]
 mod tests;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::compat::Multiaddr;
 
 /// The file's addresses; none when it is missing or unreadable (warned).
-pub(crate) fn read(path: &Path) -> Vec<Multiaddr> {
+pub fn read(path: &Path) -> Vec<Multiaddr> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![],

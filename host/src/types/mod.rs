@@ -449,6 +449,18 @@ pub struct IpfsId {
     pub error: String,
 }
 
+/// The raft view of one peer (`GET /health/consensus`, Pinfold's own route): who leads, the
+/// voters, how far this peer has applied the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusStatus {
+    /// The leader's peer id (`""` while none is known).
+    pub leader: String,
+    /// The voters whose peer id is known, this peer first.
+    pub peers: Vec<String>,
+    pub term: u64,
+    pub applied_index: u64,
+}
+
 /// A cluster peer's description (`ID`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerDescription {

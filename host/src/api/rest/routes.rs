@@ -39,6 +39,8 @@
 //! * `/health/graph` is derived from `/peers` (each peer's cluster peers and IPFS ID; IPFS
 //!   swarm links are unknown and left empty; every member trusted, as in raft).
 //!   `/health/alerts` is `[]` and `/health/bandwidth` `{}`: the façade exposes neither yet.
+//! * `/health/consensus` is Pinfold's own: this peer's raft view (leader, voters, term, applied
+//!   index) as JSON, for operators and tests that must know who leads.
 //! * `/add`: `shard=true` and `nocopy=true` are refused with 400 (no sharding, no filestore);
 //!   `recursive` and `hidden` are client-side options, checked and ignored. In stream mode an
 //!   add that fails before its first output answers 500 with the error JSON (Go always answers
@@ -120,6 +122,7 @@ pub fn router(cluster: Arc<dyn ClusterApi>, access: AccessLayer) -> Router {
         .route("/health/graph", get(graph))
         .route("/health/alerts", get(alerts))
         .route("/health/bandwidth", get(bandwidth))
+        .route("/health/consensus", get(consensus_status))
         .route("/monitor/metrics", get(metric_names))
         .route("/monitor/metrics/{name}", get(metrics))
         .route("/token", post(token))
@@ -829,6 +832,10 @@ async fn alerts() -> Response {
 
 async fn bandwidth() -> Response {
     json_response(StatusCode::OK, &BandwidthByProtocol::new())
+}
+
+async fn consensus_status(State(st): State<AppState>) -> Response {
+    ok_json(st.cluster.consensus_status().await)
 }
 
 async fn metric_names(State(st): State<AppState>) -> Response {

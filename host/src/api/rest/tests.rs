@@ -370,6 +370,18 @@ impl ClusterApi for FakeCluster {
         async { Ok(vec!["ping".to_string(), "freespace".to_string()]) }.boxed()
     }
 
+    fn consensus_status(&self) -> BoxFuture<'_, ClusterResult<crate::types::ConsensusStatus>> {
+        async move {
+            Ok(crate::types::ConsensusStatus {
+                leader: SELF_PEER.into(),
+                peers: vec![SELF_PEER.into()],
+                term: 1,
+                applied_index: 1,
+            })
+        }
+        .boxed()
+    }
+
     fn metrics(&self, name: String) -> BoxFuture<'_, ClusterResult<Vec<Metric>>> {
         self.record(Call::Metrics(name.clone()));
         async move {
