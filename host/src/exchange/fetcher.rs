@@ -296,7 +296,7 @@ fn start_batches(inner: &Arc<Inner>, streams: &Streams, peers: &[PeerId]) -> Opt
             continue;
         };
         let b = batches.entry(peer).or_default();
-        if b.len() % cfg.batch == 0 {
+        if b.len().is_multiple_of(cfg.batch) {
             // this want opens a new stream for `peer`
             let peer_streams = per_peer.get(&peer).copied().unwrap_or(0)
                 + planned.get(&peer).copied().unwrap_or(0);

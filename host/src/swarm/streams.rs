@@ -27,11 +27,11 @@ use super::compat::{PeerId, peer_from_p2p, peer_to_p2p};
 pub enum StreamError {
     /// The peer does not speak the protocol (an older peer, or not a Pinfold peer).
     #[error("peer {peer} does not support {protocol}")]
-    Unsupported { peer: PeerId, protocol: String },
+    Unsupported { peer: String, protocol: String },
     /// No connection, or it broke while negotiating.
     #[error("cannot open a {protocol} stream to {peer}: {reason}")]
     Open {
-        peer: PeerId,
+        peer: String,
         protocol: String,
         reason: String,
     },
@@ -109,12 +109,12 @@ impl Streams {
             .map_err(|e| match e {
                 libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => {
                     StreamError::Unsupported {
-                        peer,
+                        peer: peer.to_string(),
                         protocol: protocol.into(),
                     }
                 }
                 other => StreamError::Open {
-                    peer,
+                    peer: peer.to_string(),
                     protocol: protocol.into(),
                     reason: other.to_string(),
                 },
