@@ -43,6 +43,12 @@
 //! * Before [`SwarmFetcher::bind`] (and while no peer is connected) fetches just wait.
 //! * Each answer must arrive within `idle_timeout` (30 s) of the previous one.
 //!
+//! * Memory: per open stream a 64 KiB read buffer and the one block being read (at most
+//!   4 MiB, typically 256 KiB); delivered blocks belong to their waiters. Batching needs several
+//!   wants at once: pinning walks a DAG with [`Node::gather_dag`], 64 blocks in flight, so the
+//!   scheduler sees up to 64 wants together (a one-block-at-a-time walk would pay a round trip
+//!   per block).
+//!
 //! # Server defaults ([`ServerConfig`])
 //! At most 64 inbound streams are served at once; a stream beyond that is reset at once (the
 //! asker moves on to another peer and comes back after its rest). The want-list must arrive
