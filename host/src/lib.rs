@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod consensus;
+pub mod exchange;
 pub mod ipfs;
 pub mod plugins;
 pub mod rpc;

@@ -143,6 +143,9 @@ pub struct Node {
     _lock: fs::File,
 }
 
+/// Most blocks of one DAG read or fetched at once while pinning ([`Node::gather_dag`]).
+pub const DAG_FETCH_CONCURRENCY: usize = 64;
+
 /// Held by a writer whose blocks must not be collected before it pins them.
 pub type GcGuard<'a> = RwLockReadGuard<'a, ()>;
 
@@ -413,6 +416,42 @@ impl Node {
         Ok(seen.len() as u64)
     }
 
+    /// Makes every block of the DAG under `root` local, [`DAG_FETCH_CONCURRENCY`] blocks at a
+    /// time, in no particular order (pinning needs them all; [`Node::walk_dag`] keeps CAR
+    /// order but asks one block at a time). Missing blocks are asked of the fetcher
+    /// concurrently, so it can batch them. Returns the number of blocks; `progress` gets the
+    /// count so far after each.
+    pub async fn gather_dag(
+        self: &Arc<Self>,
+        root: &Cid,
+        deadline: Option<Instant>,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<u64, NodeError> {
+        use futures::StreamExt;
+        let mut seen: HashSet<Multihash> = HashSet::from([*root.hash()]);
+        let mut todo = vec![*root];
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut done = 0u64;
+        loop {
+            while running.len() < DAG_FETCH_CONCURRENCY {
+                let Some(cid) = todo.pop() else {
+                    break;
+                };
+                running.push(async move {
+                    let data = self.get_block(&cid, deadline).await?;
+                    Self::links(&cid, &data)
+                });
+            }
+            let Some(links) = running.next().await else {
+                return Ok(done);
+            };
+            done += 1;
+            progress(done);
+            // depth first keeps the list of blocks still to visit short
+            todo.extend(links?.into_iter().rev().filter(|l| seen.insert(*l.hash())));
+        }
+    }
+
     /// Pins `cids` (recursively: every block of each DAG; direct: the root block) once all the
     /// blocks are present, reporting the number of blocks visited to `progress`.
     pub async fn pin_add(
@@ -442,11 +481,7 @@ impl Node {
         for cid in cids {
             match mode {
                 PinMode::Recursive => {
-                    self.walk_dag(cid, deadline, |_, _, n| {
-                        progress(n);
-                        async { true }
-                    })
-                    .await?;
+                    self.gather_dag(cid, deadline, &mut progress).await?;
                 }
                 PinMode::Direct => {
                     self.get_block(cid, deadline).await?;

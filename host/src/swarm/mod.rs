@@ -45,16 +45,20 @@
 //! * ping every 15 s (`monitor_ping_interval`);
 //! * the command channel holds 4096 commands; [`SwarmHandle::notify`] (used by raft from its
 //!   driver thread) drops rather than blocks when it is full.
+//! * Raw streams ([`Streams`], from [`SwarmHandle::streams`]) ride on a `libp2p-stream`
+//!   behaviour: the block exchange and REST over libp2p use them; see [`streams`].
 //! * The public API uses the crate's `PeerId`/`Multiaddr` (libp2p-identity 0.2, multiaddr 0.18);
 //!   libp2p 0.57 uses newer versions of both, converted in [`compat`].
 
 pub mod compat;
 pub mod peerstore;
+pub mod streams;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -66,7 +70,7 @@ use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     StreamProtocol, Transport, connection_limits, identify, noise, ping, pnet, tcp, yamux,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::{ClusterConfig, ClusterSecret};
 use crate::rpc::{
@@ -74,6 +78,7 @@ use crate::rpc::{
     RpcRequest, RpcResponse, RpcServer,
 };
 use compat::{Multiaddr, PeerId, addr_from_p2p, addr_to_p2p, peer_from_p2p, peer_to_p2p};
+pub use streams::{Incoming, StreamError, Streams};
 
 /// Capacity of the command channel.
 pub const COMMAND_QUEUE: usize = 4096;
@@ -205,6 +210,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     rpc: request_response::cbor::Behaviour<RpcEnvelope, RpcReply>,
+    streams: libp2p_stream::Behaviour,
 }
 
 #[allow(clippy::large_enum_variant)] // short-lived; a forwarded Pin is the big one
@@ -236,6 +242,7 @@ pub struct SwarmHandle {
     local: PeerId,
     tx: mpsc::Sender<Command>,
     notices: broadcast::Sender<SwarmNotice>,
+    streams: Streams,
 }
 
 impl std::fmt::Debug for SwarmHandle {
@@ -250,6 +257,12 @@ impl SwarmHandle {
     /// This peer's id.
     pub fn local_peer_id(&self) -> PeerId {
         self.local
+    }
+
+    /// The raw-stream side of the swarm (block exchange, REST over libp2p). It does not keep
+    /// the swarm running.
+    pub fn streams(&self) -> Streams {
+        self.streams.clone()
     }
 
     /// Every notice from now on.
@@ -351,7 +364,7 @@ impl SwarmHandle {
     }
 }
 
-fn build_transport(
+pub(crate) fn build_transport(
     key: &libp2p::identity::Keypair,
     secret: Option<&ClusterSecret>,
     timeout: Duration,
@@ -433,6 +446,7 @@ pub async fn start(
                     .with_request_timeout(MAX_DEADLINE + Duration::from_secs(5))
                     .with_max_concurrent_streams(256),
             ),
+            streams: libp2p_stream::Behaviour::new(),
         })
         .map_err(|e| SwarmError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
@@ -494,6 +508,8 @@ pub async fn start(
 
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let (notices, _) = broadcast::channel(NOTICE_QUEUE);
+    let (connected_tx, connected_rx) = watch::channel(Arc::new(Vec::new()));
+    let streams = Streams::new(local, swarm.behaviour().streams.new_control(), connected_rx);
     let mut event_loop = EventLoop {
         swarm,
         rx,
@@ -506,6 +522,7 @@ pub async fn start(
         pending_calls: HashMap::new(),
         addrs: BTreeMap::new(),
         peerstore: config.peerstore.clone(),
+        connected: connected_tx,
     };
     let mut initial = config.peer_addresses.clone();
     if let Some(path) = &config.peerstore {
@@ -522,7 +539,12 @@ pub async fn start(
         }
     }
     tokio::spawn(event_loop.run());
-    Ok(SwarmHandle { local, tx, notices })
+    Ok(SwarmHandle {
+        local,
+        tx,
+        notices,
+        streams,
+    })
 }
 
 struct EventLoop {
@@ -539,6 +561,8 @@ struct EventLoop {
     pending_calls: HashMap<OutboundRequestId, oneshot::Sender<RpcReply>>,
     addrs: BTreeMap<libp2p::PeerId, BTreeSet<libp2p::Multiaddr>>,
     peerstore: Option<PathBuf>,
+    /// The connected peers, for [`Streams::connected`].
+    connected: watch::Sender<Arc<Vec<PeerId>>>,
 }
 
 impl EventLoop {
@@ -561,6 +585,17 @@ impl EventLoop {
             let _ = reply.send(Err(RpcError::Shutdown));
         }
         tracing::debug!("cluster swarm stopped");
+    }
+
+    fn publish_connected(&self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().map(peer_from_p2p).collect();
+        self.connected.send_if_modified(|old| {
+            if **old == peers {
+                return false;
+            }
+            *old = Arc::new(peers);
+            true
+        });
     }
 
     fn notice(&self, n: SwarmNotice) {
@@ -691,6 +726,7 @@ impl EventLoop {
                     }
                 }
                 if num_established.get() == 1 {
+                    self.publish_connected();
                     tracing::info!(peer = %peer_id, %addr, "cluster peer connected");
                     self.notice(SwarmNotice::Connected {
                         peer: peer_from_p2p(&peer_id),
@@ -704,6 +740,7 @@ impl EventLoop {
                 cause,
                 ..
             } => {
+                self.publish_connected();
                 tracing::info!(peer = %peer_id, cause = ?cause.map(|c| c.to_string()), "cluster peer disconnected");
                 self.notice(SwarmNotice::Disconnected {
                     peer: peer_from_p2p(&peer_id),
@@ -907,7 +944,7 @@ impl EventLoop {
 
 /// A dial error (its Debug form, which keeps the io error kinds of the whole chain) →
 /// refused/unreachable, or a failure after TCP connected.
-fn classify(debug: &str) -> FailureCause {
+pub(crate) fn classify(debug: &str) -> FailureCause {
     const UNREACHABLE: &[&str] = &[
         "ConnectionRefused",
         "HostUnreachable",

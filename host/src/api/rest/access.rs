@@ -77,6 +77,11 @@ pub struct ConnInfo {
     pub tls: bool,
 }
 
+/// The libp2p peer a request came from (REST over libp2p, `/libp2p-http`): the server puts it
+/// in the request's extensions beside [`ConnInfo`] (whose `remote` is then `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemotePeer(pub libp2p_identity::PeerId);
+
 /// What the access layer may look at in a request.
 #[derive(Clone)]
 pub struct RequestInfo<'a> {

@@ -6,8 +6,9 @@
 //!   `http` or `https`. Several addresses give **fail-over**: as Go's `Failover` load balancer,
 //!   a request goes to the first address and moves to the next one only when the request could
 //!   not be made at all (Go's error code 0); an answer from a server, even an error, is final.
-//!   `/p2p/` and `/dnsaddr/` addresses (Go's libp2p-http tunnel) and `/unix/` sockets are refused
-//!   with a clear error for now.
+//!   `/p2p/` addresses go through REST over libp2p: `pinfold-ctl` opens a
+//!   [`super::libp2p::Tunnel`] and sets [`ClientConfig::unix_socket`]; without it they, `/dnsaddr/`
+//!   and `/unix/` addresses are refused with a clear error.
 //! * Authentication: HTTP basic auth (`user:pass`, sent on every request as Go does) or a bearer
 //!   token; TLS with rustls (ring), optionally without certificate checks; a whole-request timeout
 //!   (Go's `http.Client.Timeout`, which also covers reading the body; `None` means no limit).
@@ -92,8 +93,12 @@ pub struct ClientConfig {
     pub bearer_token: Option<String>,
     /// Limit on a whole request, body included (`None`: no limit, Go's `--timeout 0`).
     pub timeout: Option<Duration>,
-    /// The 32-byte cluster secret for the libp2p endpoint (kept for when it exists).
+    /// The 32-byte cluster secret for the libp2p endpoint (used by `pinfold-ctl` to open the
+    /// tunnel of [`super::libp2p::Tunnel`]).
     pub secret: Option<Vec<u8>>,
+    /// Send every request through this Unix socket instead: the local end of a
+    /// [`super::libp2p::Tunnel`]. The first host (`…/p2p/<peer id>`) only names the peer then.
+    pub unix_socket: Option<PathBuf>,
 }
 
 /// Everything that can go wrong in a call.
@@ -1305,11 +1310,26 @@ impl Client {
         } else {
             cfg.hosts.clone()
         };
-        let bases = hosts
-            .iter()
-            .map(|h| multiaddr_to_base_url(h, cfg.https))
-            .collect::<Result<Vec<_>, _>>()?;
         let mut b = reqwest::Client::builder().use_rustls_tls();
+        let bases = match &cfg.unix_socket {
+            // REST over libp2p: one peer, behind the tunnel's socket; the host part of the URL
+            // only fills the Host header (go-libp2p-http puts the peer id there too)
+            Some(path) => {
+                b = b.unix_socket(path.as_path());
+                let peer = hosts[0].iter().find_map(|p| match p {
+                    Protocol::P2p(id) => Some(id.to_string()),
+                    _ => None,
+                });
+                vec![format!(
+                    "http://{}",
+                    peer.unwrap_or_else(|| "libp2p".into())
+                )]
+            }
+            None => hosts
+                .iter()
+                .map(|h| multiaddr_to_base_url(h, cfg.https))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         if cfg.no_check_certificate {
             b = b.danger_accept_invalid_certs(true);
         }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod client;
+pub mod libp2p;
 pub mod routes;
 pub mod server;
 pub mod stream;

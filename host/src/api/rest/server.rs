@@ -56,7 +56,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
-use super::access::{AccessLayer, ConnInfo};
+use super::access::{AccessLayer, ConnInfo, RemotePeer};
 use super::routes::router;
 use super::tls;
 use crate::cluster::ClusterApi;
@@ -184,7 +184,7 @@ pub fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<Stri
 
 /// What every connection needs to know.
 #[derive(Debug, Clone)]
-struct ConnSettings {
+pub(super) struct ConnSettings {
     header_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
@@ -201,7 +201,7 @@ impl ConnSettings {
             || self.write_timeout.is_some()
     }
 
-    fn from_config(c: &RestApiConfig) -> ConnSettings {
+    pub(super) fn from_config(c: &RestApiConfig) -> ConnSettings {
         let nz = |d: Duration| (!d.is_zero()).then_some(d);
         let read = nz(c.read_timeout);
         ConnSettings {
@@ -277,7 +277,7 @@ async fn connection(
         tls: tls.is_some(),
     };
     let Some(acceptor) = tls else {
-        return drive(tcp, info, app, settings, stop).await;
+        return drive(tcp, info, None, app, settings, stop).await;
     };
     let handshake_limit = settings.header_timeout.unwrap_or(Duration::from_secs(3600));
     let handshake = async {
@@ -293,7 +293,7 @@ async fn connection(
         }
     };
     if let Ok(Some(stream)) = tokio::time::timeout(handshake_limit, handshake).await {
-        drive(stream, info, app, settings, stop).await;
+        drive(stream, info, None, app, settings, stop).await;
     }
 }
 
@@ -332,10 +332,12 @@ async fn write_all(tcp: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Serves HTTP/1.1 on one established connection.
-async fn drive<I>(
+/// Serves HTTP/1.1 on one established connection (a TCP or TLS socket, or a libp2p stream
+/// with the caller's peer id).
+pub(super) async fn drive<I>(
     io: I,
     info: ConnInfo,
+    peer: Option<RemotePeer>,
     app: Router,
     settings: Arc<ConnSettings>,
     mut stop: watch::Receiver<bool>,
@@ -346,6 +348,9 @@ async fn drive<I>(
     let io = TokioIo::new(TimedIo::new(io, clock.clone()));
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(info);
+        if let Some(peer) = peer {
+            req.extensions_mut().insert(peer);
+        }
         let mut app = app.clone();
         async move { app.call(req.map(Body::new)).await }
     });

@@ -1741,3 +1741,188 @@ async fn bind_listeners_from_multiaddresses() {
         Err(RestError::Listen { .. })
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// REST over libp2p (`/libp2p-http`)
+
+mod over_libp2p {
+    use super::*;
+    use crate::api::rest::access::{AccessLayer, ConnInfo, RemotePeer};
+    use crate::api::rest::libp2p::{Libp2pHttpError, Tunnel, serve as serve_p2p};
+    use crate::config::ClusterSecret;
+    use crate::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
+    use crate::swarm::{SwarmConfig, SwarmHandle};
+
+    struct NoRpc;
+
+    impl RpcHandler for NoRpc {
+        fn handle(&self, _caller: PeerId, _request: RpcRequest) -> BoxFuture<'static, RpcReply> {
+            Box::pin(async {
+                Ok(RpcResponse::Version {
+                    version: "v".into(),
+                })
+            })
+        }
+    }
+
+    /// A cluster swarm on 127.0.0.1 serving the REST router (the fake cluster's, plus
+    /// `/whoami`, which echoes the connection's extensions) over `/libp2p-http`.
+    async fn start_p2p(
+        secret: Option<ClusterSecret>,
+    ) -> (SwarmHandle, multiaddr::Multiaddr, oneshot::Sender<()>) {
+        let key = libp2p_identity::Keypair::generate_ed25519();
+        let local = key.public().to_peer_id();
+        let mut cfg = SwarmConfig::new(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()], secret);
+        cfg.handshake_timeout = Duration::from_secs(10);
+        let swarm = crate::swarm::start(&key, cfg, RpcServer::new(local, Arc::new(NoRpc)))
+            .await
+            .unwrap();
+        let addr = swarm.listen_addrs().await.unwrap()[0]
+            .clone()
+            .with(multiaddr::Protocol::P2p(local));
+        let cluster: Arc<dyn ClusterApi> = FakeCluster::new();
+        let access = AccessLayer::from_config(&RestApiConfig::restapi_default());
+        let whoami = axum::Router::new().route(
+            "/whoami",
+            axum::routing::get(
+                |axum::Extension(peer): axum::Extension<RemotePeer>,
+                 axum::Extension(conn): axum::Extension<ConnInfo>| async move {
+                    format!("{} remote={:?} tls={}", peer.0, conn.remote, conn.tls)
+                },
+            ),
+        );
+        let router = super::super::routes::router(cluster, access).merge(whoami);
+        let (tx, rx) = oneshot::channel::<()>();
+        let streams = swarm.streams();
+        tokio::spawn(async move {
+            serve_p2p(streams, router, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+        });
+        (swarm, addr, tx)
+    }
+
+    fn hex(s: &ClusterSecret) -> String {
+        s.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[tokio::test]
+    async fn libp2p_http_serves_the_same_router_through_the_tunnel() {
+        let secret = ClusterSecret::generate();
+        let (swarm, addr, _stop) = start_p2p(Some(secret.clone())).await;
+        let tunnel = Tunnel::connect(&addr, Some(&secret), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(tunnel.peer(), swarm.local_peer_id());
+        let client = Client::new(&ClientConfig {
+            hosts: vec![addr.clone()],
+            unix_socket: Some(tunnel.socket_path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap();
+        // a plain JSON route and a streamed one (NDJSON + trailer), several times over
+        // keep-alive and in parallel (one stream per connection)
+        for _ in 0..3 {
+            assert_eq!(client.id().await.unwrap().id, SELF_PEER);
+        }
+        let (a, b) = tokio::join!(client.peers(), client.peers());
+        for s in [a, b] {
+            assert_eq!(s.unwrap().collect_all().await.unwrap().len(), 3);
+        }
+        // the handler sees the caller's peer id and no socket address
+        let raw = reqwest::Client::builder()
+            .unix_socket(tunnel.socket_path())
+            .build()
+            .unwrap();
+        let who = raw
+            .get(format!("http://{}/whoami", swarm.local_peer_id()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(who.ends_with("remote=None tls=false"), "{who}");
+        let caller: PeerId = who.split(' ').next().unwrap().parse().unwrap();
+        assert_ne!(caller, swarm.local_peer_id(), "a fresh client identity");
+        // the socket is private and goes away with the tunnel
+        let dir = tunnel.socket_path().parent().unwrap().to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        drop(tunnel);
+        assert!(!dir.exists());
+        swarm.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn libp2p_http_refuses_a_client_without_the_secret() {
+        let secret = ClusterSecret::generate();
+        let (swarm, addr, _stop) = start_p2p(Some(secret)).await;
+        for wrong in [Some(ClusterSecret::generate()), None] {
+            let err = Tunnel::connect(&addr, wrong.as_ref(), Duration::from_secs(5))
+                .await
+                .unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, Libp2pHttpError::Connect { .. }), "{msg}");
+            assert!(msg.contains("secret mismatch"), "{msg}");
+        }
+        // an address without /p2p/ is refused before anything is sent
+        let mut plain = addr.clone();
+        plain.pop();
+        assert!(matches!(
+            Tunnel::connect(&plain, None, Duration::from_secs(5)).await,
+            Err(Libp2pHttpError::Address(_))
+        ));
+        swarm.shutdown().await;
+    }
+
+    async fn ctl(args: &[&str]) -> (i32, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let args: Vec<String> = std::iter::once("pinfold-ctl")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        let code = crate::cli::ctl::run(
+            args,
+            &mut crate::cli::ctl::Io {
+                out: &mut out,
+                err: &mut err,
+            },
+            false,
+        )
+        .await;
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn libp2p_http_ctl_uses_a_p2p_host_with_the_secret() {
+        let secret = ClusterSecret::generate();
+        let (swarm, addr, _stop) = start_p2p(Some(secret.clone())).await;
+        let host = addr.to_string();
+        let (code, out, err) = ctl(&["--host", &host, "--secret", &hex(&secret), "id"]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(SELF_PEER), "{out}");
+        let (code, out, err) =
+            ctl(&["--host", &host, "--secret", &hex(&secret), "peers", "ls"]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(out.matches("Sees").count(), 3, "{out}");
+
+        let other = hex(&ClusterSecret::generate());
+        let (code, out, err) = ctl(&["--host", &host, "--secret", &other, "id"]).await;
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(err.contains("secret mismatch"), "{err}");
+        let (code, _, err) = ctl(&["--host", &host, "--secret", "abcd", "id"]).await;
+        assert_eq!(code, 1);
+        assert!(err.contains("32 bytes"), "{err}");
+        swarm.shutdown().await;
+    }
+}

@@ -27,9 +27,15 @@
 //! replication minimum read back from `/allocations/<cid>`. Without `--wait` and `--no-status`,
 //! pin commands sleep one second then print the status, as Go does.
 //!
+//! # REST over libp2p
+//! A `--host` with `/p2p/<peer id>` (e.g. `/ip4/10.0.0.1/tcp/9096/p2p/12D3…`) is reached over
+//! the cluster swarm with `--secret`: a client-only swarm with a fresh identity dials the peer
+//! and a local tunnel (`api::rest::libp2p::Tunnel`) turns each HTTP connection into a
+//! `/libp2p-http` stream; every command then runs unchanged. A wrong or missing secret fails
+//! at once with "secret mismatch?". `/dnsaddr/` hosts are not resolved yet.
+//!
 //! # Deviations
-//! Help is clap's layout (Go's texts); REST over libp2p (`/p2p/` hosts, `--secret`) is refused
-//! with a clear error until Pinfold has it; `--debug` only adds request errors' details; `add`
+//! Help is clap's layout (Go's texts); `--debug` only adds request errors' details; `add`
 //! shows a progress bar on stderr when stderr is a terminal (Go's is disabled).
 
 pub mod args;
@@ -160,6 +166,30 @@ fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// How long the libp2p handshake with a `/p2p/` host may take.
+const LIBP2P_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects the REST-over-libp2p tunnel to `host` with the `--secret` bytes.
+async fn open_tunnel(
+    host: &Multiaddr,
+    secret: Option<&[u8]>,
+) -> Result<crate::api::rest::libp2p::Tunnel, String> {
+    let secret = match secret {
+        None | Some([]) => None,
+        Some(b) => Some(crate::config::ClusterSecret::from_bytes(
+            b.try_into().map_err(|_| {
+                format!(
+                    "the cluster secret must be 32 bytes (64 hex characters), not {}",
+                    b.len()
+                )
+            })?,
+        )),
+    };
+    crate::api::rest::libp2p::Tunnel::connect(host, secret.as_ref(), LIBP2P_HANDSHAKE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Go's `parseCredentials`: `user[:password]`.
 fn parse_credentials(s: &str) -> (String, String) {
     match s.split_once(':') {
@@ -242,6 +272,25 @@ async fn run_inner(args: Vec<String>, io: &mut Io<'_>, progress: bool) -> Res {
         })?;
         cfg.hosts.push(ma);
     }
+    // REST over libp2p: a /p2p/ host is reached through a tunnel on a client-only swarm; it
+    // lives until the command is done
+    let _tunnel = match cfg
+        .hosts
+        .iter()
+        .find(|h| h.iter().any(|p| matches!(p, multiaddr::Protocol::P2p(_))))
+        .cloned()
+    {
+        Some(host) => {
+            let tunnel = open_tunnel(&host, cfg.secret.as_deref())
+                .await
+                .map_err(|e| check_err(io, "creating API client", &e, 1))?;
+            cfg.unix_socket = Some(tunnel.socket_path().to_path_buf());
+            cfg.hosts = vec![host];
+            cfg.https = false; // noise encrypts the stream; Go's libp2p client ignores SSL too
+            Some(tunnel)
+        }
+        None => None,
+    };
     let client =
         Client::new(&cfg).map_err(|e| check_err(io, "creating API client", e.message(), 1))?;
 

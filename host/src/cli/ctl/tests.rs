@@ -513,7 +513,13 @@ async fn error_answers_and_exit_codes() {
 
     // local problems: stderr, exit 1, nothing sent
     let n = fake.requests().len();
-    let p2p_host = format!("/ip4/127.0.0.1/tcp/9096/p2p/{P1}");
+    // a /p2p/ host on a port nobody listens on: the libp2p tunnel cannot connect
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p2p_host = format!("/ip4/127.0.0.1/tcp/{closed}/p2p/{P1}");
     let cases: Vec<(Vec<&str>, &str, i32)> = vec![
         (
             vec!["--enc", "yaml", "id"],
@@ -527,7 +533,7 @@ async fn error_answers_and_exit_codes() {
         ),
         (
             vec!["--host", &p2p_host, "id"],
-            "error creating API client: REST over libp2p is not available yet",
+            "error creating API client: cannot connect to /ip4/127.0.0.1/tcp/",
             1,
         ),
         (

@@ -1,0 +1,337 @@
+//! REST over libp2p: the REST API on the cluster's libp2p host, protocol `/libp2p-http`.
+//!
+//! # What it owns
+//! * The server side, [`serve`]: accepts inbound `/libp2p-http` streams on the cluster swarm
+//!   and serves each as **one HTTP/1.1 connection** (keep-alive, several requests in turn), as
+//!   IPFS Cluster does through go-libp2p-http / gostream. Each stream goes through the very
+//!   code path of a TCP connection (`server::drive`: hyper http1, the same header limits and
+//!   timeouts from `api.restapi`, graceful shutdown), with the same axum [`Router`] — so the
+//!   same routes and the same access layer. The request extensions carry a [`ConnInfo`] with
+//!   no socket address (`remote: None`, `tls: false`: the stream is encrypted by noise, which
+//!   is not TLS) and a [`RemotePeer`] with the caller's peer id, for the access layer to use.
+//!   Only holders of the cluster secret reach it (the swarm is a pnet private network).
+//! * The client side, [`Tunnel`], used by `pinfold-ctl --host /ip4/…/tcp/9096/p2p/<id>
+//!   --secret <hex>`: a minimal client-only swarm (TCP → pnet with the secret → noise → yamux,
+//!   a fresh random identity, only the stream behaviour; no listening, no identify) that dials
+//!   the peer, checks that it serves `/libp2p-http`, and forwards connections to it.
+//!
+//! # Why a local socket in front of reqwest
+//! The REST client ([`super::client`]) is built on reqwest, which cannot be handed a custom
+//! connection type. Rewriting its ~30 calls over a bare hyper client with a libp2p connector
+//! would fork every code path (streams, trailers, multipart uploads, fail-over). Instead the
+//! tunnel listens on a **Unix socket in a fresh private folder** (mode 0700, removed on drop)
+//! and pipes every accepted connection into a new `/libp2p-http` stream; reqwest is pointed at
+//! that socket (`ClientBuilder::unix_socket`). All client code stays identical, and the pipe is
+//! byte-for-byte, so HTTP/1.1 keep-alive, chunked bodies and trailers pass unchanged. A
+//! loopback TCP port would have done the same, but any local user could connect to it during
+//! the command and ride on our authenticated connection; a socket in a 0700 folder only the
+//! invoking user can open.
+//!
+//! # Errors
+//! Connecting fails with a clear message: an address without `/p2p/<peer id>`, the peer
+//! unreachable, a handshake failure (almost always a secret mismatch, worded so), or a peer
+//! that does not serve `/libp2p-http`.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use futures::StreamExt;
+use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::DialOpts;
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use super::access::{ConnInfo, RemotePeer};
+use super::server::{ConnSettings, SHUTDOWN_GRACE, drive};
+use crate::config::{ClusterSecret, RestApiConfig};
+use crate::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
+use crate::swarm::{FailureCause, StreamError, Streams, build_transport, classify};
+
+/// The protocol id, as go-libp2p-http's.
+pub const PROTOCOL: &str = "/libp2p-http";
+
+/// Failures of REST over libp2p.
+#[derive(Debug, thiserror::Error)]
+pub enum Libp2pHttpError {
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    /// The address cannot be used for REST over libp2p.
+    #[error("{0}")]
+    Address(String),
+    /// The connection to the peer could not be made.
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    /// Something local (socket, folder, swarm setup).
+    #[error("{0}")]
+    Local(String),
+}
+
+/// Serves `router` on inbound `/libp2p-http` streams of the swarm until `shutdown` resolves
+/// (or the swarm stops), with `api.restapi`'s default limits. See the module essay.
+pub async fn serve(
+    streams: Streams,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StreamError> {
+    serve_with(streams, router, &RestApiConfig::restapi_default(), shutdown).await
+}
+
+/// [`serve`] with the limits and timeouts of `config` (`max_header_bytes`, `read_timeout`,
+/// `read_header_timeout`, `write_timeout`, `idle_timeout`; listen addresses and TLS files are
+/// not used).
+pub async fn serve_with(
+    streams: Streams,
+    router: Router,
+    config: &RestApiConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StreamError> {
+    let mut incoming = streams.accept(PROTOCOL)?;
+    let settings = Arc::new(ConnSettings::from_config(config));
+    tracing::info!(
+        "REST API over libp2p ({PROTOCOL}): /p2p/{}",
+        streams.local_peer_id()
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            next = incoming.next() => match next {
+                Some((peer, stream)) => {
+                    let info = ConnInfo { remote: None, tls: false };
+                    conns.spawn(drive(
+                        stream.compat(),
+                        info,
+                        Some(RemotePeer(peer)),
+                        router.clone(),
+                        settings.clone(),
+                        stop_rx.clone(),
+                    ));
+                }
+                None => break, // the swarm stopped
+            }
+        }
+    }
+    drop(incoming);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!(
+            "REST API over libp2p: {} stream(s) still busy after {SHUTDOWN_GRACE:?}; closing them",
+            conns.len()
+        );
+    }
+    conns.abort_all();
+    Ok(())
+}
+
+/// A client-side tunnel to one peer's `/libp2p-http`: connections to [`Tunnel::socket_path`]
+/// become streams to the peer. Dropping it closes everything and removes the socket.
+#[derive(Debug)]
+pub struct Tunnel {
+    peer: PeerId,
+    dir: PathBuf,
+    socket: PathBuf,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+impl Tunnel {
+    /// Dials `addr` (`/ip4/…/tcp/…/p2p/<peer id>`) on a fresh client-only swarm with the
+    /// cluster `secret` (`None`: no private network), checks that the peer serves
+    /// `/libp2p-http`, and opens the local socket. `timeout` bounds the connection handshake.
+    pub async fn connect(
+        addr: &Multiaddr,
+        secret: Option<&ClusterSecret>,
+        timeout: Duration,
+    ) -> Result<Tunnel, Libp2pHttpError> {
+        let mut transport_addr = addr.clone();
+        let peer = match transport_addr.pop() {
+            Some(multiaddr::Protocol::P2p(p)) => p,
+            _ => {
+                return Err(Libp2pHttpError::Address(format!(
+                    "a libp2p API address ends with /p2p/<peer id>: {addr}"
+                )));
+            }
+        };
+        let p2p_peer = peer_to_p2p(&peer);
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let secret = secret.cloned();
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_other_transport(|key| build_transport(key, secret.as_ref(), timeout))
+            .map_err(|e| Libp2pHttpError::Local(format!("libp2p client: {e}")))?
+            .with_behaviour(|_| libp2p_stream::Behaviour::new())
+            .map_err(|e| Libp2pHttpError::Local(format!("libp2p client: {e}")))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+            .build();
+        let control = swarm.behaviour().new_control();
+        let connect_err = |reason: String| Libp2pHttpError::Connect {
+            addr: addr.to_string(),
+            reason,
+        };
+        swarm
+            .dial(
+                DialOpts::peer_id(p2p_peer)
+                    .addresses(vec![addr_to_p2p(&transport_addr)])
+                    .build(),
+            )
+            .map_err(|e| connect_err(e.to_string()))?;
+        let waited = tokio::time::timeout(timeout + Duration::from_secs(5), async {
+            loop {
+                match swarm.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == p2p_peer => {
+                        return Ok(());
+                    }
+                    SwarmEvent::OutgoingConnectionError { error, .. } => {
+                        let detail = error.to_string();
+                        let cause = match &error {
+                            libp2p::swarm::DialError::Transport(_) => {
+                                classify(&format!("{error:?}"))
+                            }
+                            _ => FailureCause::Other,
+                        };
+                        return Err(match (cause, secret.is_some()) {
+                            (FailureCause::SecretMismatch, true) => format!(
+                                "secret mismatch? the handshake failed: the peer's cluster secret differs from --secret (or it has none) ({detail})"
+                            ),
+                            (FailureCause::SecretMismatch, false) => format!(
+                                "secret mismatch? the handshake failed: the peer probably needs the cluster secret (--secret) ({detail})"
+                            ),
+                            _ => detail,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        match waited {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => return Err(connect_err(reason)),
+            Err(_) => {
+                return Err(connect_err(
+                    "timed out (a secret mismatch sometimes shows only as this)".into(),
+                ));
+            }
+        }
+        let mut tasks = vec![tokio::spawn(async move {
+            loop {
+                if let SwarmEvent::ConnectionClosed { peer_id, cause, .. } =
+                    swarm.select_next_some().await
+                {
+                    tracing::debug!(%peer_id, ?cause, "libp2p API connection closed");
+                }
+            }
+        })];
+        // the first stream checks the protocol, then serves the first local connection
+        let probe = control
+            .clone()
+            .open_stream(p2p_peer, libp2p::StreamProtocol::new(PROTOCOL))
+            .await
+            .map_err(|e| match e {
+                libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => connect_err(format!(
+                    "the peer does not serve the REST API over libp2p ({PROTOCOL})"
+                )),
+                other => connect_err(other.to_string()),
+            })?;
+        let spare = Arc::new(Mutex::new(Some(probe)));
+
+        let dir = private_dir()?;
+        let socket = dir.join("api.sock");
+        let listener = UnixListener::bind(&socket).map_err(|e| {
+            let _ = std::fs::remove_dir(&dir);
+            Libp2pHttpError::Local(format!("cannot listen on {}: {e}", socket.display()))
+        })?;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((mut local, _)) = listener.accept().await else {
+                    continue;
+                };
+                let spare = spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let mut control = control.clone();
+                tokio::spawn(async move {
+                    let stream = match spare {
+                        Some(s) => s,
+                        None => match control
+                            .open_stream(p2p_peer, libp2p::StreamProtocol::new(PROTOCOL))
+                            .await
+                        {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::warn!("REST over libp2p: cannot open a stream: {e}");
+                                return;
+                            }
+                        },
+                    };
+                    let mut remote = stream.compat();
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut local, &mut remote).await {
+                        tracing::debug!("REST over libp2p: tunnel connection ended: {e}");
+                    }
+                });
+            }
+        }));
+        Ok(Tunnel {
+            peer,
+            dir,
+            socket,
+            tasks,
+        })
+    }
+
+    /// The Unix socket to send HTTP requests to.
+    pub fn socket_path(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The peer the tunnel reaches.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+}
+
+/// A new folder only this user can enter, under the temporary folder.
+fn private_dir() -> Result<PathBuf, Libp2pHttpError> {
+    use rand::Rng;
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    for _ in 0..8 {
+        let dir = base.join(format!(
+            "pinfold-ctl-{}-{:016x}",
+            std::process::id(),
+            rand::thread_rng().r#gen::<u64>()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Libp2pHttpError::Local(format!(
+                    "cannot create a private folder in {}: {e}",
+                    base.display()
+                )));
+            }
+        }
+    }
+    Err(Libp2pHttpError::Local(
+        "cannot create a private folder for the libp2p tunnel".into(),
+    ))
+}
