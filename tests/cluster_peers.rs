@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use cid::Cid;
 use multihash::Multihash;
 use serde_json::{Value, json};
-use support::cluster::{ClusterPeer, POLL_INTERVAL, tail};
+use support::cluster::{ClusterPeer, POLL_INTERVAL, Part, multipart, tail};
 
 /// How long a cluster-wide condition may take on a loaded 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -53,7 +53,11 @@ fn configure(secret: &str) -> impl FnOnce(&mut Value) + '_ {
 /// An identity CID (raw codec): its data is the CID itself, so every node has it.
 fn identity_cid(i: u64) -> String {
     let data = format!("pinfold cluster test {i}");
-    Cid::new_v1(0x55, Multihash::<64>::wrap(0, data.as_bytes()).expect("fits")).to_string()
+    Cid::new_v1(
+        0x55,
+        Multihash::<64>::wrap(0, data.as_bytes()).expect("fits"),
+    )
+    .to_string()
 }
 
 fn wait_until(what: &str, deadline: Duration, mut f: impl FnMut() -> Result<(), String>) {
@@ -77,18 +81,22 @@ fn consensus(p: &ClusterPeer) -> Value {
 /// Waits until every peer sees `n` members and the same leader; returns the leader's id.
 fn wait_agreement(peers: &[&ClusterPeer], n: usize) -> String {
     let mut leader = String::new();
-    wait_until(&format!("{n} members agreeing on a leader"), DEADLINE, || {
-        let views: Vec<Value> = peers.iter().map(|p| consensus(p)).collect();
-        let l = views[0]["leader"].as_str().unwrap_or_default().to_string();
-        for v in &views {
-            let members = v["peers"].as_array().map_or(0, Vec::len);
-            if members != n || v["leader"] != json!(l) || l.is_empty() {
-                return Err(format!("views: {views:?}"));
+    wait_until(
+        &format!("{n} members agreeing on a leader"),
+        DEADLINE,
+        || {
+            let views: Vec<Value> = peers.iter().map(|p| consensus(p)).collect();
+            let l = views[0]["leader"].as_str().unwrap_or_default().to_string();
+            for v in &views {
+                let members = v["peers"].as_array().map_or(0, Vec::len);
+                if members != n || v["leader"] != json!(l) || l.is_empty() {
+                    return Err(format!("views: {views:?}"));
+                }
             }
-        }
-        leader = l;
-        Ok(())
-    });
+            leader = l;
+            Ok(())
+        },
+    );
     leader
 }
 
@@ -181,7 +189,11 @@ fn three_peers_join_replicate_forward_and_report_status_everywhere() {
     assert_eq!(listing[0]["peer_map"].as_object().map(|m| m.len()), Some(3));
     // recover across peers answers for each
     let rec = other.json_ok("POST", &format!("/pins/{cid}/recover"));
-    assert_eq!(rec["peer_map"].as_object().map(|m| m.len()), Some(3), "{rec}");
+    assert_eq!(
+        rec["peer_map"].as_object().map(|m| m.len()),
+        Some(3),
+        "{rec}"
+    );
 
     // unpin through the third peer
     let r = other.delete(&format!("/pins/{cid}"));
@@ -193,6 +205,44 @@ fn three_peers_join_replicate_forward_and_report_status_everywhere() {
                 s => Err(format!("status {s}")),
             }
         });
+    }
+}
+
+#[test]
+fn content_added_on_one_peer_and_pinned_through_another_reaches_every_peer() {
+    let peers = start_cluster(3);
+    // ~1.5 MiB: several blocks under the default 256 KiB chunker
+    let data = support::pseudo_random(1_500_000, 42);
+    let (ctype, body) = multipart(&[Part::file("file", "data.bin", &data)]);
+    let r = peers[0].request(
+        "POST",
+        "/add?no-pin=true&stream-channels=false",
+        &[],
+        Some((&ctype, &body)),
+    );
+    assert_eq!(r.status, 200, "{}", r.describe());
+    let cid = r.json()[0]["cid"].as_str().unwrap_or_default().to_string();
+    assert!(!cid.is_empty(), "{}", r.describe());
+    // the blocks are only on the first peer's node; the pin goes through the second
+    let r = peers[1].post(&format!("/pins/{cid}"));
+    assert_eq!(r.status, 200, "{}", r.describe());
+    wait_until("pinned on the three peers", DEADLINE, || {
+        let g = peers[2].status(&cid);
+        let map = g["peer_map"].as_object().cloned().unwrap_or_default();
+        if map.len() == 3 && map.values().all(|v| v["status"] == "pinned") {
+            Ok(())
+        } else {
+            Err(g.to_string())
+        }
+    });
+    for p in &peers {
+        let r = p.ipfs(&format!("cat?arg={cid}"), None);
+        assert_eq!(r.status, 200, "{}", r.describe());
+        assert!(
+            r.body == data,
+            "cat on {} returns the original bytes",
+            p.peer_id()
+        );
     }
 }
 
@@ -217,13 +267,7 @@ fn leader_killed_while_pinning_loses_no_acknowledged_pin() {
                 let (addr, _) = targets[(i % targets.len() as u64) as usize];
                 let cid = identity_cid(10_000 + i);
                 let r = std::panic::catch_unwind(|| {
-                    support::cluster::http_request(
-                        addr,
-                        "POST",
-                        &format!("/pins/{cid}"),
-                        &[],
-                        None,
-                    )
+                    support::cluster::http_request(addr, "POST", &format!("/pins/{cid}"), &[], None)
                 });
                 if let Ok(r) = r
                     && r.status == 200
@@ -294,7 +338,10 @@ fn writes_without_quorum_fail_clearly_and_leave_nothing_half_applied() {
         message.contains("quorum") || message.contains("leader"),
         "the error should say why: {message}"
     );
-    assert!(took < Duration::from_secs(60), "the write hung for {took:?}");
+    assert!(
+        took < Duration::from_secs(60),
+        "the write hung for {took:?}"
+    );
     // nothing of it is visible on the reachable peer
     assert_eq!(peers[li].get(&format!("/allocations/{cid}")).status, 404);
     assert_eq!(peers[li].get("/allocations").status, 204);
@@ -382,7 +429,10 @@ fn membership_join_ten_thousand_pins_then_remove_a_peer_and_the_leader() {
     let r = peers[asker].delete(&format!("/peers/{leader_id}"));
     assert!(r.status == 200 || r.status == 204, "{}", r.describe());
     let status = peers[leader].wait_exit(DEADLINE);
-    assert!(status.success(), "the removed leader exits cleanly: {status}");
+    assert!(
+        status.success(),
+        "the removed leader exits cleanly: {status}"
+    );
     let last: Vec<usize> = remaining.into_iter().filter(|i| *i != leader).collect();
     let last_refs: Vec<&ClusterPeer> = last.iter().map(|i| &peers[*i]).collect();
     let new_leader = wait_agreement(&last_refs, 2);
@@ -454,6 +504,24 @@ fn peers_with_another_secret_or_none_cannot_join() {
             tail(&out, 40)
         );
     }
+    // REST over libp2p: pinfold-ctl reaches the peer by its swarm address with the secret,
+    // and not without it
+    let secret = peers[0].service_json()["cluster"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let over_p2p = |secret: &str| {
+        let mut cmd = std::process::Command::new(support::cluster::ctl_bin());
+        cmd.args(["--host", &boot, "--secret", secret, "id"]);
+        support::run_with_deadline(&mut cmd, DEADLINE)
+    };
+    let ok = over_p2p(&secret);
+    assert!(ok.success(), "{}", ok.describe());
+    assert!(ok.stdout.contains(peers[0].peer_id()), "{}", ok.describe());
+    let refused = over_p2p(&new_secret());
+    assert!(!refused.success(), "{}", refused.describe());
+    assert!(refused.stderr.contains("secret"), "{}", refused.describe());
+
     // the cluster's peer said why it refused them, and is still alone
     let out = peers[0].output();
     assert!(
@@ -461,5 +529,8 @@ fn peers_with_another_secret_or_none_cannot_join() {
         "the cluster peer logs the secret mismatch:\n{}",
         tail(&out, 40)
     );
-    assert_eq!(consensus(&peers[0])["peers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        consensus(&peers[0])["peers"].as_array().map(Vec::len),
+        Some(1)
+    );
 }

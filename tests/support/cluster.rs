@@ -132,7 +132,9 @@ impl ClusterPeer {
         // the cluster swarm listens on loopback only (init writes 0.0.0.0, as Go does)
         peer.edit_service_json(|s| {
             let listen = &mut s["cluster"]["listen_multiaddress"];
-            let text = listen.to_string().replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/");
+            let text = listen
+                .to_string()
+                .replace("/ip4/0.0.0.0/", "/ip4/127.0.0.1/");
             *listen = serde_json::from_str(&text).expect("JSON");
         });
         let identity = peer.read_json("identity.json");

@@ -24,16 +24,17 @@ use super::ipfs::{multiaddr_to_socket, socket_to_multiaddr};
 use crate::cluster::{
     Cluster, ClusterApi, ClusterHandle, ClusterNet, ClusterParts, ClusterRpc, ClusterSettings,
 };
-use crate::rpc::{RaftPeers, RpcRequest, RpcResponse, RpcServer, SwarmRaftTransport};
-use crate::swarm::SwarmConfig;
-use libp2p_identity::PeerId;
-use multiaddr::Multiaddr;
 use crate::config::{ConfigFolder, InitOptions, ServiceConfig, process_env};
 use crate::consensus::{Consensus, node_id};
+use crate::exchange::{FetcherConfig, SwarmFetcher};
 use crate::ipfs::connector::{ConnectorConfig, IpfsConnector};
 use crate::ipfs::node::{Node, NodeOptions};
+use crate::rpc::{RaftPeers, RpcRequest, RpcResponse, RpcServer, SwarmRaftTransport};
 use crate::state::State;
+use crate::swarm::SwarmConfig;
 use crate::tracker::{PinTracker, TrackerConfig};
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
 
 /// The file of the pinset inside the raft data folder (removed with it by `state cleanup`).
 pub const STATE_FILE: &str = "pinset.redb";
@@ -106,12 +107,17 @@ pub async fn run(
 
     // the IPFS node
     let stop_node = tokio_util::sync::CancellationToken::new();
+    // blocks the embedded node lacks come from the other peers, over the swarm started below
+    let fetcher = SwarmFetcher::new(FetcherConfig::default());
     let (ipfs_url, node) = match &service.ipfs_node.embedded {
         Some(embedded) => {
-            let node = Node::open(NodeOptions {
-                repo: embedded.repo_path(folder.path()),
-                storage_max: Some(embedded.storage_max.bytes()),
-            })?;
+            let node = Node::open_with_fetcher(
+                NodeOptions {
+                    repo: embedded.repo_path(folder.path()),
+                    storage_max: Some(embedded.storage_max.bytes()),
+                },
+                Arc::new(fetcher.clone()),
+            )?;
             let addr = multiaddr_to_socket(&embedded.api_listen_multiaddress.to_string())?;
             if !addr.ip().is_loopback() {
                 bail!(
@@ -158,6 +164,11 @@ pub async fn run(
     )
     .await
     .context("cluster swarm")?;
+    let mut exchange = None;
+    if let Some(node) = &node {
+        fetcher.bind(swarm.streams());
+        exchange = Some(crate::exchange::serve(&swarm.streams(), node.clone())?);
+    }
     let listen: Vec<String> = swarm
         .listen_addrs()
         .await?
@@ -173,13 +184,7 @@ pub async fn run(
         Some(multiaddr::Protocol::P2p(p)) => Some(p),
         _ => None,
     });
-    let raft_peers = RaftPeers::new(
-        raft.init_peerset
-            .iter()
-            .copied()
-            .chain(known)
-            .chain([peer]),
-    );
+    let raft_peers = RaftPeers::new(raft.init_peerset.iter().copied().chain(known).chain([peer]));
     let net = ClusterNet {
         swarm: swarm.clone(),
         raft_peers: raft_peers.clone(),
@@ -288,6 +293,21 @@ pub async fn run(
             }));
             println!("REST API listening on {bound}");
         }
+        // the same API on the cluster's libp2p host (`/libp2p-http`), through the same access
+        // layer; only holders of the cluster secret reach it
+        let stop = stop_apis.clone();
+        let router = crate::api::rest::routes::router(
+            api.clone(),
+            crate::api::rest::access::AccessLayer::from_config(rest),
+        );
+        let (streams, rest) = (swarm.streams(), rest.clone());
+        servers.push(tokio::spawn(async move {
+            crate::api::rest::libp2p::serve_with(streams, router, &rest, async move {
+                stop.cancelled().await
+            })
+            .await
+            .map_err(|e| crate::api::rest::server::RestError::Io(std::io::Error::other(e)))
+        }));
     }
     println!("** IPFS Cluster is READY **");
 
@@ -309,6 +329,9 @@ pub async fn run(
         }
     }
     cluster.shutdown().await;
+    if let Some(x) = exchange {
+        x.stop();
+    }
     swarm.shutdown().await;
     stop_node.cancel();
     drop(node);
@@ -355,7 +378,11 @@ async fn join(net: &ClusterNet, bootstrap: &[Multiaddr], listen: &[String]) -> a
                         for p in d.cluster_peers.iter().filter_map(|p| p.parse().ok()) {
                             net.raft_peers.insert(p);
                         }
-                        for a in d.cluster_peers_addresses.iter().filter_map(|a| a.parse().ok()) {
+                        for a in d
+                            .cluster_peers_addresses
+                            .iter()
+                            .filter_map(|a| a.parse().ok())
+                        {
                             let _ = net.swarm.dial(a).await;
                         }
                     }

@@ -21,8 +21,8 @@ use futures::stream::BoxStream;
 use libp2p_identity::PeerId;
 
 use crate::types::{
-    AddedOutput, ConsensusStatus, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinOptions, PinType,
-    TrackerStatusFilter,
+    AddedOutput, ConsensusStatus, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin,
+    PinOptions, PinType, TrackerStatusFilter,
 };
 
 /// Errors of cluster operations, each with the status the HTTP APIs answer.

@@ -104,7 +104,10 @@ impl ClusterNet {
     /// Remembers a member and dials the addresses it announced (best effort).
     pub fn learn(&self, ctx: &MemberContext) {
         let Ok(peer) = ctx.peer.parse::<PeerId>() else {
-            tracing::warn!(peer = ctx.peer, "membership change names an invalid peer id");
+            tracing::warn!(
+                peer = ctx.peer,
+                "membership change names an invalid peer id"
+            );
             return;
         };
         self.raft_peers.insert(peer);
@@ -221,7 +224,9 @@ impl Cluster {
                 Err(e) => return Err(consensus_error(e)),
             };
             let Some(peer) = net.raft_peers.get(leader) else {
-                last_error = Some(format!("the leader (raft node {leader:x}) is not known yet"));
+                last_error = Some(format!(
+                    "the leader (raft node {leader:x}) is not known yet"
+                ));
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             };
@@ -356,7 +361,9 @@ impl Cluster {
                 .copied()
                 .find(|v| *v != id)
                 .expect("two voters at least");
-            self.consensus.transfer_leader(target).map_err(consensus_error)?;
+            self.consensus
+                .transfer_leader(target)
+                .map_err(consensus_error)?;
             let mut asked = Instant::now();
             loop {
                 match self.leader_peer() {
@@ -477,7 +484,9 @@ impl RpcHandler for ClusterRpc {
     fn handle(&self, caller: PeerId, request: RpcRequest) -> BoxFuture<'static, RpcReply> {
         if let RpcRequest::Raft { messages } = request {
             let reply = match self.consensus.get() {
-                Some(c) => crate::rpc::raft::deliver(c, &caller, messages).map(|()| RpcResponse::Done),
+                Some(c) => {
+                    crate::rpc::raft::deliver(c, &caller, messages).map(|()| RpcResponse::Done)
+                }
                 None => Err(RpcError::Failed("raft is starting".into())),
             };
             return Box::pin(async move { reply });

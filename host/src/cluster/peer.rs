@@ -22,21 +22,22 @@ use libp2p_identity::PeerId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::net::{ClusterNet, MemberContext, STATUS_PAGE, unreachable_info};
 use super::{
     AddInput, AddParams, ClusterApi, ClusterError, ClusterResult, ClusterStream, PinTypeSet,
 };
-use super::net::{ClusterNet, MemberContext, STATUS_PAGE, unreachable_info};
 use crate::allocate;
-use crate::rpc::{RpcRequest, RpcResponse};
 use crate::consensus::Consensus;
 use crate::ipfs::adder::{self, AddError, AddEvent, AddSettings, BlockSink};
 use crate::ipfs::connector::IpfsConnector;
 use crate::ipfs::unixfs::file::{Block, ImportOptions};
+use crate::rpc::{RpcRequest, RpcResponse};
 use crate::state::{Op, State};
 use crate::tracker::PinTracker;
 use crate::types::{
-    AddedOutput, ConsensusStatus, GlobalPinInfo, GlobalRepoGc, IpfsId, Metric, PeerDescription, Pin, PinInfoShort,
-    PinMode, PinOptions, PinType, RepoGc, RepoGcKey, Timestamp, TrackerStatusFilter,
+    AddedOutput, ConsensusStatus, GlobalPinInfo, GlobalRepoGc, IpfsId, Metric, PeerDescription,
+    Pin, PinInfoShort, PinMode, PinOptions, PinType, RepoGc, RepoGcKey, Timestamp,
+    TrackerStatusFilter,
 };
 
 /// The settings of the `cluster` section that the façade uses.
@@ -617,7 +618,7 @@ impl Cluster {
     /// This peer's current value of an informer metric (`None`: not a metric we publish).
     pub(super) async fn local_metric(&self, name: &str) -> ClusterResult<Option<Metric>> {
         let c = self;
-    let m = match name {
+        let m = match name {
             "freespace" => {
                 let stat = c
                     .ipfs
@@ -1001,11 +1002,7 @@ impl ClusterApi for ClusterHandle {
         .boxed()
     }
 
-    fn status_all(
-        &self,
-        filter: TrackerStatusFilter,
-        local: bool,
-    ) -> ClusterStream<GlobalPinInfo> {
+    fn status_all(&self, filter: TrackerStatusFilter, local: bool) -> ClusterStream<GlobalPinInfo> {
         let c = self.0.clone();
         self.0
             .pins_stream(PinTypeSet::ALL)
@@ -1035,7 +1032,11 @@ impl ClusterApi for ClusterHandle {
             async move {
                 for cid in c.recover_all_local().await {
                     let pin = c.state.get(&cid).map_err(state_error)?;
-                    if tx.send(Ok(c.global_info(cid, pin, true).await)).await.is_err() {
+                    if tx
+                        .send(Ok(c.global_info(cid, pin, true).await))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -11,7 +11,9 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use protobuf::Message as _;
-use raft::eraftpb::{ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, Message, Snapshot};
+use raft::eraftpb::{
+    ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, Message, Snapshot,
+};
 use raft::{RawNode, StateRole, Storage};
 use tokio::sync::{broadcast, oneshot, watch};
 
