@@ -2,7 +2,9 @@
 //! nodes, one-second raft timeouts): joining with `--bootstrap`, replication of pins to every
 //! peer, writes forwarded from followers, status gathered across peers, the loss of the leader
 //! under load, writes without a quorum, membership changes on a cluster holding 10,000 pins,
-//! a restart of every peer, and peers holding another secret or none.
+//! a restart of every peer, five peers started from a fixed peerset (`init_peerset` and the
+//! peerstore, what `init --peers` writes) that survive losing two, and peers holding another
+//! secret or none.
 //!
 //! Pins here use identity CIDs (the data is inside the CID), so every peer's node "has" the
 //! content at once and the tests measure the cluster, not block transfer.
@@ -533,4 +535,80 @@ fn peers_with_another_secret_or_none_cannot_join() {
         consensus(&peers[0])["peers"].as_array().map(Vec::len),
         Some(1)
     );
+}
+
+#[test]
+fn five_peers_from_an_initial_peerset_survive_losing_two_including_the_leader() {
+    let secret = new_secret();
+    let mut peers: Vec<ClusterPeer> = (0..5)
+        .map(|_| ClusterPeer::init(configure(&secret)))
+        .collect();
+    // what `init --peers` writes: every peer id in init_peerset, the others' addresses in the
+    // peerstore (the swarm ports were chosen by `init --randomports`)
+    let addrs: Vec<String> = peers
+        .iter()
+        .map(|p| {
+            let listen = p.service_json()["cluster"]["listen_multiaddress"].clone();
+            let first = support::cluster::first_multiaddr(&listen).expect("listen address");
+            format!("{first}/p2p/{}", p.peer_id())
+        })
+        .collect();
+    let ids: Vec<String> = peers.iter().map(|p| p.peer_id().to_string()).collect();
+    for (i, p) in peers.iter_mut().enumerate() {
+        let ids = ids.clone();
+        p.edit_service_json(|s| s["consensus"]["raft"]["init_peerset"] = json!(ids));
+        let others: Vec<&str> = addrs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, a)| a.as_str())
+            .collect();
+        std::fs::write(p.config_dir().join("peerstore"), others.join("\n") + "\n").unwrap();
+    }
+    for p in peers.iter_mut() {
+        p.spawn();
+    }
+    for p in peers.iter_mut() {
+        p.wait_ready();
+    }
+    let li = leader_index(&peers.iter().collect::<Vec<_>>());
+    let mut want = BTreeSet::new();
+    for i in 0..20u64 {
+        let cid = identity_cid(50_000 + i);
+        let r = peers[(i % 5) as usize].post(&format!("/pins/{cid}"));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        want.insert(cid);
+    }
+    // lose the leader and one more: three of five still make a quorum
+    let second = (li + 1) % 5;
+    peers[li].kill9();
+    peers[second].kill9();
+    let alive: Vec<usize> = (0..5).filter(|i| *i != li && *i != second).collect();
+    wait_until("a new leader among the three", DEADLINE, || {
+        let views: Vec<Value> = alive.iter().map(|i| consensus(&peers[*i])).collect();
+        let l = views[0]["leader"].as_str().unwrap_or_default();
+        if !l.is_empty() && l != ids[li] && views.iter().all(|v| v["leader"] == l) {
+            Ok(())
+        } else {
+            Err(format!("{views:?}"))
+        }
+    });
+    for (k, i) in alive.iter().enumerate() {
+        let cid = identity_cid(60_000 + k as u64);
+        let r = peers[*i].post(&format!("/pins/{cid}"));
+        assert_eq!(r.status, 200, "{}", r.describe());
+        want.insert(cid);
+    }
+    for i in &alive {
+        wait_allocated(&peers[*i], &want);
+    }
+    // both come back and catch up
+    peers[li].spawn();
+    peers[second].spawn();
+    peers[li].wait_ready();
+    peers[second].wait_ready();
+    for p in &peers {
+        wait_allocated(p, &want);
+    }
+    wait_agreement(&peers.iter().collect::<Vec<_>>(), 5);
 }
