@@ -262,6 +262,9 @@ pub async fn run(
             state_sync_interval: c.state_sync_interval,
             pin_recover_interval: c.pin_recover_interval,
             addresses: listen.clone(),
+            connect_swarms_delay: node
+                .is_none()
+                .then_some(service.ipfs_connector.ipfshttp.connect_swarms_delay),
         },
         consensus,
         net: Some(net),

@@ -51,6 +51,10 @@ pub struct ClusterSettings {
     pub pin_recover_interval: Duration,
     /// Addresses this peer listens on for the cluster swarm (shown by `/id`).
     pub addresses: Vec<String>,
+    /// With Kubo as the backend: connect the peers' IPFS daemons to each other this long
+    /// after start (`ipfs_connector.ipfshttp.connect_swarms_delay`), as IPFS Cluster does.
+    /// `None` with the embedded node, whose blocks travel on the cluster swarm instead.
+    pub connect_swarms_delay: Option<Duration>,
 }
 
 /// What [`Cluster::start`] wires together.
@@ -113,6 +117,20 @@ impl Cluster {
         cluster.spawn_apply_feed();
         if cluster.net.is_some() {
             cluster.spawn_membership();
+            if let Some(delay) = cluster.settings.connect_swarms_delay {
+                let weak = Arc::downgrade(&cluster);
+                let stop = cluster.stop.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = tokio::time::sleep(delay) => {
+                            if let Some(c) = weak.upgrade() {
+                                c.connect_ipfs_swarms().await;
+                            }
+                        }
+                    }
+                });
+            }
         }
         cluster.spawn_every(
             cluster.settings.pin_recover_interval,
@@ -129,6 +147,30 @@ impl Cluster {
             },
         );
         cluster
+    }
+
+    /// Connects this peer's IPFS daemon to the other members' (IPFS Cluster's
+    /// `ConnectSwarms`): their IPFS addresses come with their `Cluster.ID`.
+    async fn connect_ipfs_swarms(&self) {
+        for (p, reply) in self.ask_others(RpcRequest::Id).await {
+            let Ok(RpcResponse::Id(d)) = reply else {
+                continue;
+            };
+            for addr in &d.ipfs.addresses {
+                let addr = if addr.contains("/p2p/") || d.ipfs.id.is_empty() {
+                    addr.clone()
+                } else {
+                    format!("{addr}/p2p/{}", d.ipfs.id)
+                };
+                match self.ipfs.swarm_connect(&addr).await {
+                    Ok(()) => {
+                        tracing::debug!(peer = %p, addr, "IPFS daemons connected");
+                        break;
+                    }
+                    Err(e) => tracing::debug!(peer = %p, addr, "ipfs swarm connect: {e}"),
+                }
+            }
+        }
     }
 
     /// Resolves when this peer was removed from the cluster (the daemon then stops).

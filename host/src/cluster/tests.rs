@@ -67,6 +67,7 @@ async fn start(pin_timeout: Duration) -> Harness {
             state_sync_interval: Duration::from_millis(200),
             pin_recover_interval: Duration::from_secs(3600),
             addresses: Vec::new(),
+            connect_swarms_delay: None,
         },
         consensus: Arc::new(consensus),
         net: None,
