@@ -612,3 +612,45 @@ fn five_peers_from_an_initial_peerset_survive_losing_two_including_the_leader() 
     }
     wait_agreement(&peers.iter().collect::<Vec<_>>(), 5);
 }
+
+#[test]
+fn a_peer_joins_from_a_snapshot_larger_than_one_rpc_message() {
+    // 80,000 pins: a snapshot of ~39 MB, more than the 32 MiB an RPC request may carry, so
+    // it must travel on its own stream. They are allocated to a peer outside the cluster, so
+    // no IPFS node has work to do and the test measures the transfer.
+    let secret = new_secret();
+    let slow_sync = |s: &mut Value| {
+        configure(&secret)(s);
+        s["consensus"]["raft"]["wait_for_leader_timeout"] = json!("300s");
+    };
+    let mut first = ClusterPeer::init(slow_sync);
+    let elsewhere = "12D3KooWPjceQrSwdWXPyLLeABRXmuqt69Rg3sBYbU1Nft9HyQ6X";
+    let file = first.scratch().join("pins.ndjson");
+    let mut lines = String::new();
+    for i in 0..80_000u64 {
+        lines.push_str(&format!(
+            "{{\"cid\":\"{}\",\"type\":\"pin\",\"allocations\":[\"{elsewhere}\"],\
+             \"max_depth\":-1,\"replication_factor_min\":1,\"replication_factor_max\":1,\
+             \"name\":\"a pin with a name long enough to make the snapshot large, number {i}\"}}\n",
+            identity_cid(100_000 + i)
+        ));
+    }
+    std::fs::write(&file, lines).unwrap();
+    first.pinfold_ok(&["state", "import", "-f", file.to_str().unwrap()]);
+    first.start();
+    let boot = first.swarm_multiaddr();
+    let mut joiner = ClusterPeer::init(slow_sync);
+    joiner.spawn_joining(&boot);
+    joiner.wait_ready_within(Duration::from_secs(300));
+    let peers = [first, joiner];
+    wait_agreement(&peers.iter().collect::<Vec<_>>(), 2);
+    wait_until("the joiner holds the 80,000 pins", DEADLINE, || {
+        let n = peers[1].allocations().len();
+        (n == 80_000).then_some(()).ok_or(format!("{n} pins"))
+    });
+    assert!(
+        peers[0].output().contains("raft: large message streamed"),
+        "the snapshot went on its own stream:\n{}",
+        tail(&peers[0].output(), 40)
+    );
+}

@@ -325,6 +325,12 @@ impl ClusterPeer {
 
     /// Waits for the daemon [`ClusterPeer::spawn`] started to be ready.
     pub fn wait_ready(&mut self) {
+        self.wait_ready_within(START_DEADLINE);
+    }
+
+    /// [`ClusterPeer::wait_ready`] with another deadline (a peer that first catches up on a
+    /// large pinset).
+    pub fn wait_ready_within(&mut self, deadline: Duration) {
         let mut process = self.process.take().expect("spawned");
         let mut listen = None;
         process.wait_for_stdout_line(
@@ -332,7 +338,7 @@ impl ClusterPeer {
                 "{READY_LINE:?} (pinfold daemon -c {})",
                 self.config.display()
             ),
-            START_DEADLINE,
+            deadline,
             |line| {
                 if let Some((_, addr)) = line.split_once(REST_LISTEN_PREFIX) {
                     listen = Some(addr.trim().to_string());

@@ -231,6 +231,7 @@ pub async fn run(
         )
     };
     rpc.bind_consensus(consensus.clone());
+    crate::rpc::raft::serve_snapshots(&swarm.streams(), consensus.clone())?;
     if !bootstrap_peers.is_empty() {
         join(&net, &options.bootstrap, &listen).await?;
     }

@@ -17,9 +17,11 @@
 //! by membership: every peer that joins is inserted, see `consensus::node_id`) and queues one
 //! fire-and-forget call per destination on the swarm ([`SwarmHandle::notify`]), split so that
 //! one call carries at most about [`BATCH_BYTES`] of payload (a snapshot message goes alone).
-//! A snapshot larger than [`super::MAX_REQUEST_BYTES`] cannot be sent this way: raft-rs hands
-//! the snapshot over whole (`Storage::snapshot` reads the file), so big pinsets need the
-//! snapshot streamed on its own protocol (left for the wiring issue). Unknown ids
+//! A message larger than [`INLINE_BYTES`] (a snapshot of a big pinset) goes instead on its own
+//! stream, protocol [`SNAPSHOT_PROTOCOL`]: an 8-byte big-endian length, then the message's
+//! CBOR, up to [`MAX_SNAPSHOT_BYTES`] ([`serve_snapshots`] receives them, two at a time;
+//! raft-rs hands a snapshot over whole, so it is in memory on both sides anyway, but it no
+//! longer has to fit an RPC request, and it does not hold up the RPC streams). Unknown ids
 //! and a full queue drop messages: raft retransmits (heartbeats, append retries), so a drop
 //! costs latency, not safety. Calls run on separate streams, so two batches to the same peer may
 //! arrive out of order; raft tolerates reordering (stale appends are rejected and retried).
@@ -37,6 +39,8 @@ use raft::eraftpb::{
     ConfState, Entry, EntryType, Message, MessageType, Snapshot, SnapshotMetadata,
 };
 use serde::{Deserialize, Serialize};
+
+use futures::{AsyncReadExt, AsyncWriteExt};
 
 use super::{RpcError, RpcRequest};
 use crate::consensus::{Consensus, RaftTransport, node_id};
@@ -294,12 +298,110 @@ impl RaftPeers {
 pub struct SwarmRaftTransport {
     swarm: SwarmHandle,
     peers: RaftPeers,
+    /// Where large messages are streamed from (the driver thread has no runtime of its own).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl SwarmRaftTransport {
+    /// Call from within the tokio runtime that should carry large messages.
     pub fn new(swarm: SwarmHandle, peers: RaftPeers) -> SwarmRaftTransport {
-        SwarmRaftTransport { swarm, peers }
+        SwarmRaftTransport {
+            swarm,
+            peers,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
     }
+
+    /// Streams one large message to `peer` (see the module notes).
+    fn send_large(&self, peer: PeerId, message: RaftMessage) {
+        let Some(rt) = &self.runtime else {
+            tracing::warn!(%peer, "raft: large message dropped: no runtime to stream it");
+            return;
+        };
+        let streams = self.swarm.streams();
+        rt.spawn(async move {
+            let size = message.approx_size();
+            let sent = async {
+                let mut stream = streams
+                    .open(peer, SNAPSHOT_PROTOCOL)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                write_message(&mut stream, &message).await
+            };
+            match sent.await {
+                Ok(()) => tracing::info!(%peer, bytes = size, "raft: large message streamed"),
+                Err(e) => tracing::warn!(%peer, "raft: streaming a large message failed: {e}"),
+            }
+        });
+    }
+}
+
+/// Protocol of raft messages too large for one RPC call (snapshots of big pinsets).
+pub const SNAPSHOT_PROTOCOL: &str = "/pinfold/raft-snapshot/0.1.0";
+/// Messages above this size travel on their own stream.
+pub const INLINE_BYTES: usize = 8 << 20;
+/// Largest message accepted on a snapshot stream.
+pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
+
+/// Writes `message` as a length-prefixed CBOR frame and closes the writing side.
+pub async fn write_message<W: futures::AsyncWrite + Unpin>(
+    w: &mut W,
+    message: &RaftMessage,
+) -> Result<(), String> {
+    let body = serde_ipld_dagcbor::to_vec(message).map_err(|e| e.to_string())?;
+    w.write_all(&(body.len() as u64).to_be_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    w.write_all(&body).await.map_err(|e| e.to_string())?;
+    w.close().await.map_err(|e| e.to_string())
+}
+
+/// Reads one frame written by [`write_message`], refusing frames over `max` bytes before
+/// reading them.
+pub async fn read_message<R: futures::AsyncRead + Unpin>(
+    r: &mut R,
+    max: u64,
+) -> Result<RaftMessage, String> {
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len).await.map_err(|e| e.to_string())?;
+    let len = u64::from_be_bytes(len);
+    if len > max {
+        return Err(format!(
+            "a {len}-byte raft message exceeds the {max}-byte limit"
+        ));
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body).await.map_err(|e| e.to_string())?;
+    serde_ipld_dagcbor::from_slice(&body).map_err(|e| e.to_string())
+}
+
+/// Receives large raft messages ([`SNAPSHOT_PROTOCOL`]) and steps them into `consensus`
+/// (two at a time; more are refused and raft sends them again). Runs until the swarm stops.
+pub fn serve_snapshots(
+    streams: &crate::swarm::Streams,
+    consensus: Arc<Consensus>,
+) -> Result<(), crate::swarm::StreamError> {
+    let mut incoming = streams.accept(SNAPSHOT_PROTOCOL)?;
+    let busy = Arc::new(tokio::sync::Semaphore::new(2));
+    tokio::spawn(async move {
+        while let Some((peer, mut stream)) = incoming.next().await {
+            let Ok(permit) = busy.clone().try_acquire_owned() else {
+                tracing::debug!(%peer, "raft: large message refused: two already in progress");
+                continue;
+            };
+            let consensus = consensus.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let delivered = read_message(&mut stream, MAX_SNAPSHOT_BYTES)
+                    .await
+                    .and_then(|m| deliver(&consensus, &peer, vec![m]).map_err(|e| e.to_string()));
+                if let Err(e) = delivered {
+                    tracing::warn!(%peer, "raft: large message refused: {e}");
+                }
+            });
+        }
+    });
+    Ok(())
 }
 
 /// Payload bytes one `Consensus.Raft` call carries at most (unless one message is larger).
@@ -346,11 +448,18 @@ impl RaftTransport for SwarmRaftTransport {
         for m in &msgs {
             by_peer.entry(m.to).or_default().push(RaftMessage::from(m));
         }
-        for (to, messages) in by_peer {
+        for (to, mut messages) in by_peer {
             let Some(peer) = self.peers.get(to) else {
                 tracing::debug!(to, n = messages.len(), "raft: no peer for node id; dropped");
                 continue;
             };
+            let (large, small): (Vec<_>, Vec<_>) = messages
+                .drain(..)
+                .partition(|m| m.approx_size() > INLINE_BYTES);
+            for m in large {
+                self.send_large(peer, m);
+            }
+            let messages = small;
             for messages in batches(messages) {
                 if let Err(e) = self.swarm.notify(peer, RpcRequest::Raft { messages }) {
                     tracing::debug!(%peer, "raft: message batch dropped: {e}");

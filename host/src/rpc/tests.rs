@@ -614,3 +614,37 @@ async fn rpc_three_consensus_peers_over_the_swarm_elect_and_replicate() {
         p.swarm.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn rpc_large_raft_messages_stream_as_length_prefixed_frames() {
+    use crate::rpc::raft::{INLINE_BYTES, read_message, write_message};
+    // a snapshot message larger than one RPC request may be
+    let mut m = sample_message();
+    m.msg_type = MessageType::MsgSnapshot;
+    let mut msg = RaftMessage::from(&m);
+    let data: Vec<u8> = (0..(40u32 << 20)).map(|i| (i % 251) as u8).collect();
+    msg.snapshot.as_mut().expect("sample has a snapshot").data = data;
+    assert!(msg.approx_size() > INLINE_BYTES);
+    assert!(msg.approx_size() as u64 > crate::rpc::MAX_REQUEST_BYTES);
+    let mut wire = futures::io::Cursor::new(Vec::new());
+    write_message(&mut wire, &msg).await.unwrap();
+    let bytes = wire.into_inner();
+    let back = read_message(&mut futures::io::Cursor::new(bytes.clone()), 1 << 30)
+        .await
+        .unwrap();
+    assert_eq!(back, msg);
+    // a frame over the limit is refused from its header, before its body is read
+    let err = read_message(&mut futures::io::Cursor::new(bytes[..8].to_vec()), 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(err.contains("exceeds"), "{err}");
+    // a truncated frame is an error, not a panic
+    assert!(
+        read_message(
+            &mut futures::io::Cursor::new(bytes[..1000].to_vec()),
+            1 << 30
+        )
+        .await
+        .is_err()
+    );
+}
