@@ -44,11 +44,11 @@
 //! when it passes, so a slow handler does not hold a stream forever. On the client, dropping
 //! the `call` future cancels the wait (the late answer is discarded); the libp2p request
 //! timeout ([`MAX_DEADLINE`] plus a margin) is only a backstop. Requests are bounded to
-//! [`MAX_REQUEST_BYTES`] (32 MiB: raft snapshots still travel inside a message, see
-//! [`raft`]; appends are batched to [`raft::BATCH_BYTES`]) and responses
-//! to [`MAX_RESPONSE_BYTES`]; bulk data (blocks, pinsets) must not ride on RPC — pnet
-//! encryption runs at ~0.4 GB/s and one big message blocks nothing else but takes memory whole;
-//! stream them on their own protocol (block exchange, later).
+//! [`MAX_REQUEST_BYTES`] (32 MiB; appends are batched to [`raft::BATCH_BYTES`], and raft
+//! messages above [`raft::INLINE_BYTES`] — snapshots — go on their own stream, see [`raft`])
+//! and responses to [`MAX_RESPONSE_BYTES`]; bulk data does not ride on RPC: blocks travel on
+//! the block exchange's own protocol ([`crate::exchange`]), pinset listings a page per call
+//! (`StatusAll`).
 //!
 //! # Unknown methods
 //! The request enum is tagged by `method` (`params` beside it); the envelope decodes it
