@@ -176,6 +176,10 @@ pub async fn run(
     });
     let api: Arc<dyn ClusterApi> = Arc::new(ClusterHandle(cluster.clone()));
 
+    // the plugins (authorization, CORS, allocation); SIGHUP reloads them from service.json
+    let plugins = crate::plugins::PluginSet::start_async(folder.path(), &service).await?;
+    crate::plugins::set::spawn_sighup_reload(plugins.clone());
+
     // the REST API
     let stop_apis = tokio_util::sync::CancellationToken::new();
     let mut servers = Vec::new();
@@ -188,10 +192,16 @@ pub async fn run(
             let bound = socket_to_multiaddr(listener.local_addr()?);
             let stop = stop_apis.clone();
             let (api, rest, dir) = (api.clone(), rest.clone(), folder.path().to_path_buf());
+            let access = crate::api::rest::access::AccessLayer::rest(plugins.clone(), &rest);
             servers.push(tokio::spawn(async move {
-                crate::api::rest::server::serve(api, rest, &dir, listener, async move {
-                    stop.cancelled().await
-                })
+                crate::api::rest::server::serve_with(
+                    api,
+                    rest,
+                    &dir,
+                    access,
+                    listener,
+                    async move { stop.cancelled().await },
+                )
                 .await
             }));
             println!("REST API listening on {bound}");

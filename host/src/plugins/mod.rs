@@ -69,8 +69,11 @@
 
 mod engine;
 mod plugin;
+pub mod rpc;
+pub mod set;
 mod slot;
 mod state;
+pub mod tokens;
 mod worlds;
 
 #[cfg(test)]
@@ -81,6 +84,8 @@ use std::time::Duration;
 
 pub use engine::{EPOCH_TICK, EngineOptions, PluginEngine};
 pub use plugin::PluginStats;
+pub use rpc::PluginRpcAuthorizer;
+pub use set::{PluginSet, PluginsError, ReloadReport, shared_engine};
 pub use slot::PluginSlot;
 pub use worlds::{
     Allocator, Authorizer, Cors, FAILSAFE_DENY_STATUS, failsafe_cors, failsafe_denial,
@@ -131,7 +136,7 @@ pub(crate) mod bindings {
 }
 
 /// Where a plugin's component comes from.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum PluginSource {
     /// The component's bytes (an embedded default plugin).
     Bytes(Vec<u8>),
@@ -139,8 +144,17 @@ pub enum PluginSource {
     File(PathBuf),
 }
 
+impl std::fmt::Debug for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            PluginSource::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
+}
+
 /// What to load: the operator's `plugins` entry.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PluginSpec {
     /// The plugin's id, used in logs and metrics (`authz`, `cors`, `allocator`, or a name).
     pub id: String,
@@ -152,6 +166,19 @@ pub struct PluginSpec {
     pub config_json: String,
     /// Its limits.
     pub limits: PluginLimits,
+}
+
+impl std::fmt::Debug for PluginSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configuration may hold secrets (the token key, password digests): length only.
+        f.debug_struct("PluginSpec")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .field("sha256", &self.sha256)
+            .field("config_json_len", &self.config_json.len())
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl PluginSpec {

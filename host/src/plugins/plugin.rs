@@ -97,6 +97,8 @@ pub struct PluginStats {
     pub tripped: bool,
     /// Total wall time spent in calls, nanoseconds.
     pub total_latency_nanos: u64,
+    /// The largest linear memory any instance of the plugin has had, bytes.
+    pub peak_memory_bytes: u64,
 }
 
 #[derive(Default)]
@@ -109,6 +111,7 @@ struct Counters {
     failsafe: AtomicU64,
     instances_created: AtomicU64,
     latency_nanos: AtomicU64,
+    peak_memory: AtomicU64,
 }
 
 struct Resident<W: World> {
@@ -281,7 +284,11 @@ impl<W: World> Plugin<W> {
             .fetch_add(1, Ordering::Relaxed);
         let instance = W::instantiate(&self.pre, &mut store)
             .map_err(|e| (classify(&e, &store), err_text(&e)))?;
-        match W::init(&instance, &mut store, &self.config_json) {
+        let init = W::init(&instance, &mut store, &self.config_json);
+        self.counters
+            .peak_memory
+            .fetch_max(store.data().peak_memory as u64, Ordering::Relaxed);
+        match init {
             Ok(Ok(())) => Ok(Resident { store, instance }),
             Ok(Err(message)) => Err((Failure::Init, message)),
             Err(e) => Err((classify(&e, &store), err_text(&e))),
@@ -325,7 +332,11 @@ impl<W: World> Plugin<W> {
         let ticks = resident.store.data_mut().start_budget(self.budget_ticks);
         resident.store.set_epoch_deadline(ticks);
         resident.store.data_mut().log_lines = 0;
-        match f(&resident.instance, &mut resident.store) {
+        let result = f(&resident.instance, &mut resident.store);
+        self.counters
+            .peak_memory
+            .fetch_max(resident.store.data().peak_memory as u64, Ordering::Relaxed);
+        match result {
             Ok(value) => {
                 if !self.limits.fresh_instance_per_call {
                     let mut idle = self.idle.lock().expect("idle pool");
@@ -413,6 +424,7 @@ impl<W: World> Plugin<W> {
             instances_created: c.instances_created.load(Ordering::Relaxed),
             tripped: self.tripped.load(Ordering::Relaxed),
             total_latency_nanos: c.latency_nanos.load(Ordering::Relaxed),
+            peak_memory_bytes: c.peak_memory.load(Ordering::Relaxed),
         }
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct State {
     pub memory_cap: usize,
     /// Set when the limiter refused a memory growth.
     pub hit_memory_cap: bool,
+    /// The largest linear memory this store's instance has had, in bytes.
+    pub peak_memory: usize,
     /// Lines logged during the current call.
     pub log_lines: u32,
     /// Lines dropped by the rate limit (over the instance's life).
@@ -51,6 +53,7 @@ impl State {
             plugin_id,
             memory_cap,
             hit_memory_cap: false,
+            peak_memory: 0,
             log_lines: 0,
             log_dropped: 0,
             epoch,
@@ -141,6 +144,7 @@ impl wasmtime::ResourceLimiter for State {
             self.hit_memory_cap = true;
             return Ok(false);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
