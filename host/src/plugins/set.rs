@@ -749,3 +749,206 @@ fn derived_cors(rest: Option<&RestApiConfig>) -> Map<String, Value> {
     m.insert("cors_max_age".into(), json!(r.cors_max_age.as_secs()));
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BasicAuthCredentials;
+    use crate::plugins::{BasicCredentials, Credentials, Decision, EndpointKind, Grant};
+    use crate::rpc::{Caller, IpfsClusterPolicy, RpcAuthorizer};
+    use std::collections::BTreeMap;
+
+    fn service_with_users(users: &[(&str, &str)]) -> ServiceConfig {
+        let mut s = ServiceConfig::default();
+        let rest = s.api.restapi.as_mut().unwrap();
+        rest.basic_auth_credentials = Some(BasicAuthCredentials::new(
+            users
+                .iter()
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        ));
+        s
+    }
+
+    fn request(credentials: Credentials) -> crate::plugins::AuthzRequest {
+        crate::plugins::AuthzRequest {
+            endpoint: EndpointKind::Rest,
+            operation: "id".into(),
+            method: "GET".into(),
+            path: "/id".into(),
+            query: String::new(),
+            remote_addr: None,
+            tls: false,
+            credentials,
+            remote_peer: None,
+            tenant: None,
+            headers: vec![],
+        }
+    }
+
+    fn basic(u: &str, p: &str) -> Credentials {
+        Credentials::Basic(BasicCredentials {
+            user: u.into(),
+            password: p.into(),
+        })
+    }
+
+    fn allowed_as(d: &Decision, who: &str) -> bool {
+        matches!(d, Decision::Allow(Grant { principal: Some(p), .. }) if p == who)
+    }
+
+    #[test]
+    fn builtins_get_derived_config_and_tokens_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = PluginSet::with_engine(
+            shared_engine().unwrap(),
+            Some(dir.path()),
+            &service_with_users(&[("alice", "wonder:land")]),
+        )
+        .unwrap();
+        let a = set.authorizer();
+        assert!(allowed_as(
+            &a.authorize(&request(basic("alice", "wonder:land"))),
+            "alice"
+        ));
+        assert!(matches!(
+            a.authorize(&request(basic("alice", "nope"))),
+            Decision::Challenge(_)
+        ));
+        // a token signed here verifies in the plugin (same format on both sides)
+        let t = set.issue_token("alice", Some("t1"));
+        assert!(matches!(
+            a.authorize(&request(Credentials::Bearer(t.token.clone()))),
+            Decision::Allow(Grant { principal: Some(p), tenant: Some(ten) }) if p == "alice" && ten == "t1"
+        ));
+        // expired and foreign-key tokens are refused
+        let mut claims = t.claims.clone();
+        claims.iat -= 7200;
+        claims.exp = claims.iat + 60;
+        let expired = set.token_key().sign(&claims);
+        assert!(matches!(
+            a.authorize(&request(Credentials::Bearer(expired))),
+            Decision::Challenge(_)
+        ));
+        let foreign = TokenKey::generate().issue("alice", None, Duration::from_secs(60));
+        assert!(matches!(
+            a.authorize(&request(Credentials::Bearer(foreign.token))),
+            Decision::Challenge(_)
+        ));
+        // revocation reloads the authorizer and persists
+        assert!(set.revoke_token(&t.claims.jti).unwrap());
+        assert!(!set.revoke_token(&t.claims.jti).unwrap());
+        assert!(matches!(
+            set.authorizer()
+                .authorize(&request(Credentials::Bearer(t.token.clone()))),
+            Decision::Challenge(_)
+        ));
+        let again = PluginSet::with_engine(
+            shared_engine().unwrap(),
+            Some(dir.path()),
+            &service_with_users(&[("alice", "wonder:land")]),
+        )
+        .unwrap();
+        assert!(matches!(
+            again
+                .authorizer()
+                .authorize(&request(Credentials::Bearer(t.token))),
+            Decision::Challenge(_)
+        ));
+        // the old version `a` still answers (in-flight calls finish on it)
+        assert!(allowed_as(
+            &a.authorize(&request(basic("alice", "wonder:land"))),
+            "alice"
+        ));
+        // counters and their Prometheus form
+        let status = set.status();
+        assert_eq!(status.len(), 3);
+        let text = set.prometheus();
+        assert!(
+            text.contains(
+                "pinfold_plugin_calls_total{kind=\"authorizer\",path=\"builtin:authz-default\""
+            ),
+            "{text}"
+        );
+        assert!(!text.contains(&set.token_key().expose_hex()));
+    }
+
+    #[test]
+    fn a_failing_reload_keeps_every_old_plugin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut service = service_with_users(&[("alice", "pw")]);
+        let set =
+            PluginSet::with_engine(shared_engine().unwrap(), Some(dir.path()), &service).unwrap();
+        let before = set.authorizer();
+        // a missing file, then a sha256 pin that does not match
+        service.plugins = PluginsConfig::read(&json!({
+            "cors": {"path": "missing.wasm"}
+        }))
+        .unwrap();
+        let e = set.reload(&service).unwrap_err().to_string();
+        assert!(e.starts_with("plugins.cors: "), "{e}");
+        service.plugins = PluginsConfig::read(&json!({
+            "authorizer": {"path": "builtin:authz-default", "sha256": "00".repeat(32)}
+        }))
+        .unwrap();
+        let e = set.reload(&service).unwrap_err().to_string();
+        assert!(
+            e.contains("plugins.authorizer: ") && e.contains("sha256"),
+            "{e}"
+        );
+        // a configuration the plugin rejects
+        service.plugins = PluginsConfig::read(&json!({
+            "authorizer": {"path": "builtin:authz-default", "config": {"colour": 1}}
+        }))
+        .unwrap();
+        let e = set.reload(&service).unwrap_err().to_string();
+        assert!(e.contains("init rejected"), "{e}");
+        assert!(Arc::ptr_eq(&before, &set.authorizer()));
+        // a good reload swaps: new credentials apply
+        let service = service_with_users(&[("bob", "pw")]);
+        set.reload(&service).unwrap();
+        assert!(!Arc::ptr_eq(&before, &set.authorizer()));
+        assert!(allowed_as(
+            &set.authorizer().authorize(&request(basic("bob", "pw"))),
+            "bob"
+        ));
+        // reload_from_disk reads service.json from the folder
+        let e = set.reload_from_disk().unwrap_err().to_string();
+        assert!(e.contains("service.json"), "{e}");
+    }
+
+    #[test]
+    fn rpc_adapter_agrees_with_ipfs_cluster_policy() {
+        let set = PluginSet::with_engine(shared_engine().unwrap(), None, &ServiceConfig::default())
+            .unwrap();
+        let plugin = crate::plugins::PluginRpcAuthorizer::new(set);
+        let peer = libp2p_identity::PeerId::random();
+        let mut methods: Vec<&str> = crate::rpc::GO_OPEN
+            .iter()
+            .chain(crate::rpc::GO_TRUSTED)
+            .copied()
+            .collect();
+        methods.extend([
+            "Cluster.Pin",
+            "IPFSConnector.ID",
+            "Cluster.StatusAll",
+            "Nope.Nope",
+            "Unknown",
+            "",
+        ]);
+        for m in methods {
+            for (is_self, trusted) in [(true, true), (false, true), (false, false)] {
+                let caller = Caller {
+                    peer,
+                    is_self,
+                    trusted,
+                };
+                assert_eq!(
+                    plugin.authorize(m, &caller),
+                    IpfsClusterPolicy.authorize(m, &caller),
+                    "{m} self={is_self} trusted={trusted}"
+                );
+            }
+        }
+    }
+}
