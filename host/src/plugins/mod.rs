@@ -61,11 +61,24 @@
 //! is tripped off: an error is logged once, and every later call takes the fail-safe without
 //! entering wasm until the plugin is reloaded (a new `Plugin` in its [`PluginSlot`]).
 //!
+//! # Wiring (`set.rs`, `rpc.rs`, `tokens.rs`)
+//!
+//! * [`PluginSet`] (`set.rs`) builds the daemon's three plugins from `service.json`'s
+//!   `plugins` section (`config/plugins.rs`; omitted = the built-ins, embedded with
+//!   `include_bytes!`, configured from the IPFS Cluster keys), holds them in slots, and
+//!   reloads them all-or-nothing on SIGHUP and `POST /plugins/reload`.
+//! * The REST access layer (`api/rest/access.rs`) is the adapter between HTTP and the
+//!   `authorizer` and `cors` worlds; it calls the plugins synchronously on the request's
+//!   worker (a resident call costs less than a `spawn_blocking` hop).
+//! * [`PluginRpcAuthorizer`] (`rpc.rs`) authorizes cluster RPC with the same authorizer.
+//! * `tokens.rs`: `POST /token`'s key (0600 file), issuance and revocation list.
+//! * Counters: [`PluginStats`] per plugin, served as JSON (`GET /plugins`) and Prometheus text
+//!   (`GET /plugins/metrics`).
+//!
 //! # Not yet here
 //!
-//! Wiring into the REST access layer (and `spawn_blocking` or an async variant there),
-//! `service.json`'s `plugins` section, SIGHUP and admin-route reloads, the CLI
-//! (`pinfold plugin check|run`) and the metrics endpoint (from [`PluginStats`]).
+//! The allocator plugin is loaded and reloaded but the cluster façade does not call it yet;
+//! the swarm does not use [`PluginRpcAuthorizer`] yet (a one-line change in the daemon).
 
 mod engine;
 mod plugin;

@@ -4,12 +4,13 @@
 //!
 //! # The chain
 //! Every request, matched or not, passes the access middleware first:
-//! 1. **authorization** ([`AccessLayer::authorize`], the authorization plugin): a refusal is
-//!    answered at once (401 with its challenges, or the plugin's status), with no CORS headers
-//!    (Go's order: auth is outside CORS); an allow puts its [`Principal`] in the request's
-//!    extensions;
-//! 2. **CORS** ([`AccessLayer::cors`], the CORS plugin): a preflight is answered 204 here,
-//!    without routing; other requests get their CORS headers added to whatever answer follows;
+//! 1. **CORS** ([`AccessLayer::cors`], the CORS plugin): a preflight is answered 204 here,
+//!    without authorization or routing (the WIT contract: preflights are not authorized; IPFS
+//!    Cluster exempts every `OPTIONS` from authentication, so the answers are Go's);
+//! 2. **authorization** ([`AccessLayer::authorize`], the authorization plugin): a refusal is
+//!    answered at once (401 with its challenges, or the plugin's status) **without** the CORS
+//!    headers (Go's order: auth is outside CORS); an allow puts its [`Principal`] in the
+//!    request's extensions, and the CORS headers are added to whatever answer follows;
 //! 3. **paths**: a path ending in `/` is redirected with **307** (method and body kept,
 //!    query kept) to the path without it; an unclean path (`//`, `.`, `..` segments) is
 //!    redirected with **301** to its clean form (gorilla/mux does both). `/` alone is not
@@ -149,6 +150,8 @@ pub fn router(cluster: Arc<dyn ClusterApi>, access: AccessLayer) -> Router {
 
 async fn access_chain(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let conn = req.extensions().get::<ConnInfo>().copied();
+    // CORS first: a preflight is answered at once, without authorization (the WIT contract;
+    // IPFS Cluster exempts OPTIONS from authentication, so the answers are the same).
     let decision = {
         let info = RequestInfo::new(
             req.method(),
@@ -157,34 +160,33 @@ async fn access_chain(State(st): State<AppState>, mut req: Request, next: Next) 
             req.headers(),
             conn.as_ref(),
         );
-        match st.access.authorize(&info) {
-            Decision::Deny(d) => Err(d),
-            Decision::Allow(p) => Ok((p, st.access.cors(&info))),
+        match st.access.cors(&info) {
+            CorsDecision::Preflight(h) => Err(Ok(h)),
+            CorsDecision::Actual(h) => match st.access.authorize(&info) {
+                Decision::Deny(d) => Err(Err(d)),
+                Decision::Allow(p) => Ok((p, h)),
+            },
         }
     };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let (mut resp, user) = match decision {
-        Err(denial) => (denial_response(denial), None),
+        Err(Ok(preflight)) => {
+            let mut r = empty(StatusCode::NO_CONTENT);
+            append_all(r.headers_mut(), &preflight);
+            (r, None)
+        }
+        // refused: no CORS header (Go's order, authentication outside CORS)
+        Err(Err(denial)) => (denial_response(denial), None),
         Ok((principal, cors)) => {
             let user = principal.user.clone();
             req.extensions_mut().insert(principal);
-            let resp = match cors {
-                CorsDecision::Preflight(h) => {
-                    let mut r = empty(StatusCode::NO_CONTENT);
-                    append_all(r.headers_mut(), &h);
-                    r
-                }
-                CorsDecision::Actual(h) => {
-                    let mut r = match redirect_for(req.uri()) {
-                        Some(r) => r,
-                        None => next.run(req).await,
-                    };
-                    append_all(r.headers_mut(), &h);
-                    r
-                }
+            let mut r = match redirect_for(req.uri()) {
+                Some(r) => r,
+                None => next.run(req).await,
             };
-            (resp, user)
+            append_all(r.headers_mut(), &cors);
+            (r, user)
         }
     };
     let keep = resp.extensions().get::<KeepContentType>().is_some();
