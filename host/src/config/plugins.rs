@@ -9,7 +9,7 @@
 //!     "config": null,
 //!     "limits": { "memory": "16MiB", "time_budget": "50ms", "max_idle_instances": 4,
 //!                 "max_concurrent_calls": 16, "fresh_instance_per_call": false,
-//!                 "trip_after": 5, "trip_window": "1m0s" }
+//!                 "trip_after": 5, "trip_window": "1m0s", "decision_cache": 1024 }
 //!   },
 //!   "cors":      { "path": "builtin:cors-default" },
 //!   "allocator": { "path": "builtin:allocator-balanced" },
@@ -139,6 +139,8 @@ pub struct LimitsConfig {
     pub trip_after: u32,
     #[serde(with = "serde_go")]
     pub trip_window: Duration,
+    /// Decisions remembered per plugin version (0: none).
+    pub decision_cache: usize,
 }
 
 impl Default for LimitsConfig {
@@ -152,6 +154,7 @@ impl Default for LimitsConfig {
             fresh_instance_per_call: d.fresh_instance_per_call,
             trip_after: d.trip_after,
             trip_window: d.trip_window,
+            decision_cache: d.decision_cache_entries,
         }
     }
 }
@@ -167,6 +170,7 @@ impl LimitsConfig {
             fresh_instance_per_call: self.fresh_instance_per_call,
             trip_after: self.trip_after,
             trip_window: self.trip_window,
+            decision_cache_entries: self.decision_cache,
         }
     }
 }
@@ -365,6 +369,12 @@ impl PluginEntry {
         if l.trip_after == 0 {
             return Err(ConfigError::invalid(lk("trip_after"), "must be at least 1"));
         }
+        if l.decision_cache > 1 << 20 {
+            return Err(ConfigError::invalid(
+                lk("decision_cache"),
+                "must be at most 1048576 entries",
+            ));
+        }
         if l.trip_window.is_zero() {
             return Err(ConfigError::invalid(
                 lk("trip_window"),
@@ -446,6 +456,7 @@ fn read_limits(path: &str, v: &Value) -> Result<LimitsConfig, ConfigError> {
             "fresh_instance_per_call" => l.fresh_instance_per_call = get(path, k, v)?,
             "trip_after" => l.trip_after = get(path, k, v)?,
             "trip_window" => l.trip_window = get(path, k, v)?,
+            "decision_cache" => l.decision_cache = get(path, k, v)?,
             other => return Err(unknown(path, other)),
         }
     }

@@ -123,7 +123,7 @@ pub(crate) mod bindings {
         wasmtime::component::bindgen!({
             world: "authorizer",
             path: "../wit/pinfold-plugin@0.1.0",
-            additional_derives: [PartialEq, Eq],
+            additional_derives: [PartialEq, Eq, Hash],
         });
     }
     pub mod cors {
@@ -228,6 +228,9 @@ pub struct PluginLimits {
     pub trip_after: u32,
     /// The breaker's window.
     pub trip_window: Duration,
+    /// Entries of the decision cache (0: no cache; see `worlds.rs`). Not used with
+    /// `fresh_instance_per_call`.
+    pub decision_cache_entries: usize,
 }
 
 impl Default for PluginLimits {
@@ -240,6 +243,7 @@ impl Default for PluginLimits {
             fresh_instance_per_call: false,
             trip_after: 5,
             trip_window: Duration::from_secs(60),
+            decision_cache_entries: 1024,
         }
     }
 }

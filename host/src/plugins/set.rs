@@ -109,6 +109,7 @@ pub struct PluginStatus {
     pub tripped: bool,
     pub total_latency_seconds: f64,
     pub peak_memory_bytes: u64,
+    pub cache_hits: u64,
 }
 
 /// What the set was last built from.
@@ -397,6 +398,7 @@ impl PluginSet {
                 tripped: s.tripped,
                 total_latency_seconds: s.total_latency_nanos as f64 / 1e9,
                 peak_memory_bytes: s.peak_memory_bytes,
+                cache_hits: s.cache_hits,
             })
             .collect()
     }

@@ -37,6 +37,9 @@ pub(crate) struct State {
     pub peak_memory: usize,
     /// Lines logged during the current call.
     pub log_lines: u32,
+    /// Clock reads (`now-unix-nanos`) during the current call: a call that read the clock
+    /// may depend on the time, so its answer is never cached.
+    pub clock_reads: u32,
     /// Lines dropped by the rate limit (over the instance's life).
     pub log_dropped: u64,
     /// The engine's epoch counter.
@@ -55,6 +58,7 @@ impl State {
             hit_memory_cap: false,
             peak_memory: 0,
             log_lines: 0,
+            clock_reads: 0,
             log_dropped: 0,
             epoch,
             deadline_epoch: 0,
@@ -124,6 +128,7 @@ impl Host for State {
     }
 
     fn now_unix_nanos(&mut self) -> i64 {
+        self.clock_reads = self.clock_reads.saturating_add(1);
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
