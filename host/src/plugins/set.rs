@@ -954,3 +954,53 @@ mod tests {
         }
     }
 }
+
+/// A soak test of the resident instance model.
+#[cfg(test)]
+mod soak {
+    use super::*;
+    use crate::config::BasicAuthCredentials;
+    use crate::plugins::{BasicCredentials, Credentials, Decision, EndpointKind};
+
+    /// Thousands of different requests on the resident instances: no failure, no growth, one
+    /// instance.
+    #[test]
+    fn many_unique_calls_on_resident_instances() {
+        let mut s = ServiceConfig::default();
+        s.api.restapi.as_mut().unwrap().basic_auth_credentials = Some(BasicAuthCredentials::new(
+            [("bob".to_string(), "builder".to_string())].into(),
+        ));
+        let set = PluginSet::with_engine(shared_engine().unwrap(), None, &s).unwrap();
+        for i in 0..5000 {
+            let r = crate::plugins::AuthzRequest {
+                endpoint: EndpointKind::Rest,
+                operation: "version".into(),
+                method: "GET".into(),
+                path: "/version".into(),
+                query: format!("n={i}"),
+                remote_addr: Some("127.0.0.1:5000".into()),
+                tls: false,
+                credentials: Credentials::Basic(BasicCredentials {
+                    user: "bob".into(),
+                    password: "builder".into(),
+                }),
+                remote_peer: None,
+                tenant: None,
+                headers: vec![],
+            };
+            let d = set.authorizer().authorize(&r);
+            assert!(
+                matches!(d, Decision::Allow(_)),
+                "call {i}: {d:?} {:?}",
+                set.status()[0]
+            );
+        }
+        let st = &set.status()[0];
+        assert_eq!(
+            (st.calls, st.instances_created, st.failsafe),
+            (5000, 1, 0),
+            "{st:?}"
+        );
+        assert!(st.peak_memory_bytes < 4 << 20, "{st:?}");
+    }
+}

@@ -27,7 +27,8 @@
 //!
 //! # Calls are synchronous
 //! A plugin call runs on the request's tokio worker: a resident instance answers in a few
-//! microseconds (see the `plugins` essay for figures), less than a `spawn_blocking`
+//! microseconds, and a repeated request is answered by the plugin's decision cache without
+//! entering wasm (see the `plugins` essay for figures), less than a `spawn_blocking`
 //! round-trip would cost. It is bounded by the plugin's time budget (50 ms by default) and a
 //! plugin that keeps failing is tripped off by its breaker, after which calls take the
 //! fail-safe without entering wasm.
