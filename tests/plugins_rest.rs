@@ -798,3 +798,25 @@ fn failing_plugins_fail_safe_and_the_daemon_keeps_serving() {
         run.describe()
     );
 }
+
+/// A plugin that cannot be loaded stops the daemon at start, naming the key.
+#[test]
+fn a_bad_plugin_stops_the_start_and_names_the_key() {
+    let peer = ClusterPeer::init(|s| {
+        s["plugins"] = json!({"cors": {"path": "missing.wasm"}});
+    });
+    let run = support::run_with_deadline(
+        std::process::Command::new(support::pinfold_bin())
+            .args(["daemon", "-c"])
+            .arg(peer.config_dir()),
+        support::cluster::START_DEADLINE,
+    );
+    assert!(!run.success(), "{}", run.describe());
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("plugins.cors") && all.contains("missing.wasm"),
+        "{}",
+        run.describe()
+    );
+    assert!(!all.contains("IPFS Cluster is READY"), "{}", run.describe());
+}

@@ -87,6 +87,11 @@ pub async fn run(
     let peer = loaded.identity.id;
     tracing::info!(peer = %peer, folder = %folder.path().display(), "starting pinfold");
 
+    // the plugins (authorization, CORS, allocation), first so that a bad one stops the start
+    // before anything opens; SIGHUP reloads them from service.json
+    let plugins = crate::plugins::PluginSet::start_async(folder.path(), &service).await?;
+    crate::plugins::set::spawn_sighup_reload(plugins.clone());
+
     // the IPFS node
     let stop_node = tokio_util::sync::CancellationToken::new();
     let (ipfs_url, node) = match &service.ipfs_node.embedded {
@@ -175,10 +180,6 @@ pub async fn run(
         ipfs,
     });
     let api: Arc<dyn ClusterApi> = Arc::new(ClusterHandle(cluster.clone()));
-
-    // the plugins (authorization, CORS, allocation); SIGHUP reloads them from service.json
-    let plugins = crate::plugins::PluginSet::start_async(folder.path(), &service).await?;
-    crate::plugins::set::spawn_sighup_reload(plugins.clone());
 
     // the REST API
     let stop_apis = tokio_util::sync::CancellationToken::new();
