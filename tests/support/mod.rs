@@ -20,6 +20,9 @@
 /// client for the black-box cluster tests (`tests/cluster_*.rs`).
 pub mod cluster;
 
+/// Guest plugin fixtures built from `tests/plugin_fixtures` (the plugin tests).
+pub mod plugins;
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};

@@ -105,6 +105,11 @@ pub async fn run(
     let peer = loaded.identity.id;
     tracing::info!(peer = %peer, folder = %folder.path().display(), "starting pinfold");
 
+    // the plugins (authorization, CORS, allocation), first so that a bad one stops the start
+    // before anything opens; SIGHUP reloads them from service.json
+    let plugins = crate::plugins::PluginSet::start_async(folder.path(), &service).await?;
+    crate::plugins::set::spawn_sighup_reload(plugins.clone());
+
     // the IPFS node
     let stop_node = tokio_util::sync::CancellationToken::new();
     // blocks the embedded node lacks come from the other peers, over the swarm started below
@@ -160,7 +165,10 @@ pub async fn run(
             &service.cluster,
             Some(service.cluster.peerstore_path(folder.path())),
         ),
-        RpcServer::new(peer, rpc.clone()),
+        // every inbound call is decided by the authorization plugin (endpoint cluster-rpc)
+        RpcServer::new(peer, rpc.clone()).with_authorizer(Arc::new(
+            crate::plugins::PluginRpcAuthorizer::new(plugins.clone()),
+        )),
     )
     .await
     .context("cluster swarm")?;
@@ -289,10 +297,16 @@ pub async fn run(
             let bound = socket_to_multiaddr(listener.local_addr()?);
             let stop = stop_apis.clone();
             let (api, rest, dir) = (api.clone(), rest.clone(), folder.path().to_path_buf());
+            let access = crate::api::rest::access::AccessLayer::rest(plugins.clone(), &rest);
             servers.push(tokio::spawn(async move {
-                crate::api::rest::server::serve(api, rest, &dir, listener, async move {
-                    stop.cancelled().await
-                })
+                crate::api::rest::server::serve_with(
+                    api,
+                    rest,
+                    &dir,
+                    access,
+                    listener,
+                    async move { stop.cancelled().await },
+                )
                 .await
             }));
             println!("REST API listening on {bound}");
@@ -302,7 +316,7 @@ pub async fn run(
         let stop = stop_apis.clone();
         let router = crate::api::rest::routes::router(
             api.clone(),
-            crate::api::rest::access::AccessLayer::from_config(rest),
+            crate::api::rest::access::AccessLayer::rest(plugins.clone(), rest),
         );
         let (streams, rest) = (swarm.streams(), rest.clone());
         servers.push(tokio::spawn(async move {

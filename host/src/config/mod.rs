@@ -10,6 +10,7 @@
 //! | `peerstore`, `init` | [`ConfigFolder`] (`folder.rs`): init, load, atomic 0600 writes |
 //! | `cluster.lock` | [`FolderLock`] (`lock.rs`): one daemon per folder |
 //! | durations | [`duration`]: Go's `"2m0s"` strings |
+//! | `plugins` section | [`plugins`] (`plugins.rs`): Pinfold's WASM plugins, strictly checked |
 //!
 //! The default folder is `~/.pinfold` (`PINFOLD_PATH` overrides it; IPFS Cluster's is
 //! `~/.ipfs-cluster` / `IPFS_CLUSTER_PATH`).
@@ -29,6 +30,7 @@ mod folder;
 mod identity;
 mod json;
 mod lock;
+pub mod plugins;
 mod secret;
 mod sections;
 mod service;

@@ -49,6 +49,7 @@ use serde_json::Value;
 use super::env::{self, Env};
 use super::error::ConfigError;
 use super::json::Obj;
+pub use super::plugins::PluginsConfig;
 use super::secret::{self, ClusterSecret};
 pub use super::sections::*;
 use super::sections::{is_loopback, nonzero, positive};
@@ -69,6 +70,9 @@ pub struct ServiceConfig {
     #[serde(skip_serializing_if = "InformerConfig::is_empty")]
     pub informer: InformerConfig,
     pub observations: ObservationsConfig,
+    /// Pinfold's own section: the WASM plugins (`plugins.rs`); absent = the built-in ones.
+    #[serde(skip_serializing_if = "PluginsConfig::is_absent")]
+    pub plugins: PluginsConfig,
 }
 
 /// A configuration with the warnings found while reading it (unknown keys, ignored sections,
@@ -109,6 +113,7 @@ impl Default for ServiceConfig {
                 tags: Some(TagsInformerConfig::default()),
             },
             observations: ObservationsConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -369,6 +374,10 @@ impl ServiceConfig {
             obs.finish(w);
         }
 
+        if let Some(v) = top.value("plugins") {
+            c.plugins = PluginsConfig::read(v)?;
+        }
+
         if top.value("datastore").is_some() {
             top.ignore("datastore");
             w.push("datastore section ignored: it configures crdt consensus, which Pinfold does not implement".into());
@@ -381,6 +390,7 @@ impl ServiceConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.cluster.validate()?;
         self.consensus.raft.validate()?;
+        self.plugins.validate()?;
         if let Some(r) = &self.api.restapi {
             r.validate("api.restapi")?;
         }

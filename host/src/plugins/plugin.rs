@@ -97,6 +97,10 @@ pub struct PluginStats {
     pub tripped: bool,
     /// Total wall time spent in calls, nanoseconds.
     pub total_latency_nanos: u64,
+    /// The largest linear memory any instance of the plugin has had, bytes.
+    pub peak_memory_bytes: u64,
+    /// Decisions answered from the decision cache, without a call (not in `calls`).
+    pub cache_hits: u64,
 }
 
 #[derive(Default)]
@@ -109,6 +113,8 @@ struct Counters {
     failsafe: AtomicU64,
     instances_created: AtomicU64,
     latency_nanos: AtomicU64,
+    peak_memory: AtomicU64,
+    cache_hits: AtomicU64,
 }
 
 struct Resident<W: World> {
@@ -281,7 +287,11 @@ impl<W: World> Plugin<W> {
             .fetch_add(1, Ordering::Relaxed);
         let instance = W::instantiate(&self.pre, &mut store)
             .map_err(|e| (classify(&e, &store), err_text(&e)))?;
-        match W::init(&instance, &mut store, &self.config_json) {
+        let init = W::init(&instance, &mut store, &self.config_json);
+        self.counters
+            .peak_memory
+            .fetch_max(store.data().peak_memory as u64, Ordering::Relaxed);
+        match init {
             Ok(Ok(())) => Ok(Resident { store, instance }),
             Ok(Err(message)) => Err((Failure::Init, message)),
             Err(e) => Err((classify(&e, &store), err_text(&e))),
@@ -294,6 +304,15 @@ impl<W: World> Plugin<W> {
         &self,
         f: impl FnOnce(&W::Instance, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, Failure> {
+        self.call_observed(f).map(|(r, _)| r)
+    }
+
+    /// [`Plugin::call`], also telling whether the answer is a pure function of the request:
+    /// true when the guest did not read the clock during the call.
+    pub fn call_observed<R>(
+        &self,
+        f: impl FnOnce(&W::Instance, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> Result<(R, bool), Failure> {
         let start = Instant::now();
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let result = self.call_inner(f);
@@ -309,7 +328,7 @@ impl<W: World> Plugin<W> {
     fn call_inner<R>(
         &self,
         f: impl FnOnce(&W::Instance, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> Result<R, Failure> {
+    ) -> Result<(R, bool), Failure> {
         if self.tripped.load(Ordering::Relaxed) {
             return Err(Failure::Tripped);
         }
@@ -325,7 +344,13 @@ impl<W: World> Plugin<W> {
         let ticks = resident.store.data_mut().start_budget(self.budget_ticks);
         resident.store.set_epoch_deadline(ticks);
         resident.store.data_mut().log_lines = 0;
-        match f(&resident.instance, &mut resident.store) {
+        resident.store.data_mut().clock_reads = 0;
+        let result = f(&resident.instance, &mut resident.store);
+        self.counters
+            .peak_memory
+            .fetch_max(resident.store.data().peak_memory as u64, Ordering::Relaxed);
+        let pure = resident.store.data().clock_reads == 0;
+        match result {
             Ok(value) => {
                 if !self.limits.fresh_instance_per_call {
                     let mut idle = self.idle.lock().expect("idle pool");
@@ -333,7 +358,7 @@ impl<W: World> Plugin<W> {
                         idle.push(resident);
                     }
                 }
-                Ok(value)
+                Ok((value, pure))
             }
             Err(e) => {
                 let kind = classify(&e, &resident.store);
@@ -397,6 +422,20 @@ impl<W: World> Plugin<W> {
         self.counters.denials.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn count_cache_hit(&self) {
+        self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// True once the breaker has tripped the plugin off.
+    pub fn is_tripped(&self) -> bool {
+        self.tripped.load(Ordering::Relaxed)
+    }
+
+    /// The plugin's limits.
+    pub fn limits(&self) -> &PluginLimits {
+        &self.limits
+    }
+
     pub fn count_failsafe(&self) {
         self.counters.failsafe.fetch_add(1, Ordering::Relaxed);
     }
@@ -413,6 +452,8 @@ impl<W: World> Plugin<W> {
             instances_created: c.instances_created.load(Ordering::Relaxed),
             tripped: self.tripped.load(Ordering::Relaxed),
             total_latency_nanos: c.latency_nanos.load(Ordering::Relaxed),
+            peak_memory_bytes: c.peak_memory.load(Ordering::Relaxed),
+            cache_hits: c.cache_hits.load(Ordering::Relaxed),
         }
     }
 }

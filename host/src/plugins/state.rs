@@ -33,8 +33,13 @@ pub(crate) struct State {
     pub memory_cap: usize,
     /// Set when the limiter refused a memory growth.
     pub hit_memory_cap: bool,
+    /// The largest linear memory this store's instance has had, in bytes.
+    pub peak_memory: usize,
     /// Lines logged during the current call.
     pub log_lines: u32,
+    /// Clock reads (`now-unix-nanos`) during the current call: a call that read the clock
+    /// may depend on the time, so its answer is never cached.
+    pub clock_reads: u32,
     /// Lines dropped by the rate limit (over the instance's life).
     pub log_dropped: u64,
     /// The engine's epoch counter.
@@ -51,7 +56,9 @@ impl State {
             plugin_id,
             memory_cap,
             hit_memory_cap: false,
+            peak_memory: 0,
             log_lines: 0,
+            clock_reads: 0,
             log_dropped: 0,
             epoch,
             deadline_epoch: 0,
@@ -121,6 +128,7 @@ impl Host for State {
     }
 
     fn now_unix_nanos(&mut self) -> i64 {
+        self.clock_reads = self.clock_reads.saturating_add(1);
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -141,6 +149,7 @@ impl wasmtime::ResourceLimiter for State {
             self.hit_memory_cap = true;
             return Ok(false);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 

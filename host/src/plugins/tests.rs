@@ -94,6 +94,14 @@ fn spec(id: &str, bytes: &[u8]) -> PluginSpec {
     // The budget is wall-clock time, and tests run in parallel on small loaded machines: give
     // well-behaved calls ample room (tests of the budget set their own).
     s.limits.time_budget = Duration::from_millis(500);
+    // These tests count calls and instances: the decision cache has a test of its own.
+    s.limits.decision_cache_entries = 0;
+    s
+}
+
+fn cached_spec(id: &str, bytes: &[u8]) -> PluginSpec {
+    let mut s = spec(id, bytes);
+    s.limits.decision_cache_entries = 1024;
     s
 }
 
@@ -728,4 +736,63 @@ fn committed_default_plugins_load_and_answer() {
     for s in [a.stats(), c.stats(), al.stats()] {
         assert_eq!((s.failsafe, s.traps, s.timeouts), (0, 0, 0), "{s:?}");
     }
+}
+
+/// Pure decisions are remembered per plugin version; decisions that read the clock, failures,
+/// fresh-instance plugins and a zero-sized cache are not.
+#[test]
+fn decision_cache() {
+    let a = Authorizer::load(engine(), &cached_spec("authz-cache", &fixtures().authz)).unwrap();
+    let req = request("/pins", admin());
+    for _ in 0..3 {
+        assert!(is_allow_admin(&a.authorize(&req)));
+    }
+    let s = a.stats();
+    assert_eq!((s.calls, s.cache_hits), (1, 2), "{s:?}");
+    // another request is another key
+    let other = request("/pins", Credentials::None);
+    assert!(matches!(a.authorize(&other), Decision::Challenge(_)));
+    assert!(matches!(a.authorize(&other), Decision::Challenge(_)));
+    let s = a.stats();
+    assert_eq!((s.calls, s.cache_hits, s.denials), (2, 3, 2), "{s:?}");
+    // `/log` reads the clock: never cached
+    let clock = request("/log", admin());
+    a.authorize(&clock);
+    a.authorize(&clock);
+    assert_eq!(a.stats().calls, 4);
+    // failures are not cached
+    let trap = request("/trap", admin());
+    assert!(is_failsafe(&a.authorize(&trap)));
+    assert!(is_failsafe(&a.authorize(&trap)));
+    assert_eq!(a.stats().calls, 6);
+
+    for (fresh, entries) in [(true, 1024), (false, 0)] {
+        let mut sp = cached_spec("authz-nocache", &fixtures().authz);
+        sp.limits.fresh_instance_per_call = fresh;
+        sp.limits.decision_cache_entries = entries;
+        let a = Authorizer::load(engine(), &sp).unwrap();
+        a.authorize(&req);
+        a.authorize(&req);
+        let s = a.stats();
+        assert_eq!(
+            (s.calls, s.cache_hits),
+            (2, 0),
+            "fresh={fresh} entries={entries}"
+        );
+    }
+
+    // CORS too
+    let c = Cors::load(engine(), &cached_spec("cors-cache", &fixtures().cors)).unwrap();
+    let creq = CorsRequest {
+        endpoint: EndpointKind::Rest,
+        method: "GET".into(),
+        path: "/id".into(),
+        origin: Some("https://a.example".into()),
+        request_method: None,
+        request_headers: None,
+        request_private_network: None,
+    };
+    let first = c.decide(&creq);
+    assert_eq!(c.decide(&creq), first);
+    assert_eq!(c.stats().cache_hits, 1);
 }

@@ -12,8 +12,25 @@
 //!
 //! The allocator's answer is also sanitised: only peers the host offered (`priority` and
 //! `candidates`), each once, in the plugin's order; a plugin-reported error also falls back.
+//!
+//! # The decision cache
+//! Authorization and CORS decisions sit on every request, and most requests repeat (a client
+//! polling a status, a dashboard, keep-alive connections). A plugin is a function of its
+//! configuration (fixed for a plugin version), the request, and the clock — it has no other
+//! input (no WASI, no randomness, and the SDK contract says no state may survive between
+//! calls). So a decision made **without reading the clock** is remembered, keyed by a 128-bit
+//! keyed hash of the whole request (two SipHash keys drawn at random per plugin version: a
+//! client cannot aim for a collision, and no credential is stored, only the hash), and the
+//! same request gets the same answer without entering wasm. A decision that read the clock
+//! (bearer-token expiry) is never cached. The cache belongs to the plugin version, so a reload
+//! (new configuration, a revocation) starts empty; a tripped plugin answers the fail-safe
+//! before the cache is looked at; a cached answer is not logged again by the plugin. It holds
+//! at most `decision_cache_entries` (1024 by default; emptied when full) and is off with
+//! `fresh_instance_per_call`. Hits are counted (`cache_hits`), apart from `calls`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::Mutex;
 
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
@@ -50,6 +67,56 @@ pub fn failsafe_cors() -> CorsResponse {
         expose_headers: None,
         max_age_seconds: None,
     }
+}
+
+/// Remembered decisions of one plugin version (see the module docs).
+pub(crate) struct DecisionCache<V> {
+    keys: (RandomState, RandomState),
+    map: Mutex<HashMap<u128, V>>,
+    capacity: usize,
+}
+
+impl<V: Clone> DecisionCache<V> {
+    fn new(capacity: usize) -> Self {
+        DecisionCache {
+            keys: (RandomState::new(), RandomState::new()),
+            map: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    fn key<T: Hash>(&self, t: &T) -> u128 {
+        (u128::from(self.keys.0.hash_one(t)) << 64) | u128::from(self.keys.1.hash_one(t))
+    }
+
+    fn get(&self, key: u128) -> Option<V> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    fn put(&self, key: u128, value: V) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}
+
+fn cache_for<W: World, V: Clone>(p: &Plugin<W>) -> DecisionCache<V> {
+    let l = p.limits();
+    DecisionCache::new(if l.fresh_instance_per_call {
+        0
+    } else {
+        l.decision_cache_entries
+    })
 }
 
 macro_rules! world {
@@ -106,7 +173,7 @@ macro_rules! common {
             /// `InstancePre`, and `init(config)` in a first instance. Any failure is returned and
             /// nothing is loaded.
             pub fn load(engine: &PluginEngine, spec: &PluginSpec) -> Result<Self, PluginError> {
-                Ok($ty(Plugin::<$world>::load(engine, spec)?))
+                Ok(Self::wrap(Plugin::<$world>::load(engine, spec)?))
             }
             /// The plugin's id.
             pub fn id(&self) -> &str {
@@ -138,36 +205,76 @@ macro_rules! common {
 }
 
 /// A loaded authorization plugin (world `authorizer`).
-pub struct Authorizer(Plugin<AuthzWorld>);
+pub struct Authorizer(Plugin<AuthzWorld>, DecisionCache<Decision>);
 common!(Authorizer, AuthzWorld);
 
 impl Authorizer {
+    fn wrap(p: Plugin<AuthzWorld>) -> Self {
+        let cache = cache_for(&p);
+        Authorizer(p, cache)
+    }
+
     /// Decides one request. A failed plugin denies ([`failsafe_denial`]).
     pub fn authorize(&self, request: &AuthzRequest) -> Decision {
-        let decision = self
-            .0
-            .call(|i, store| {
-                i.pinfold_plugin_authorization()
-                    .call_authorize(store, request)
-            })
-            .unwrap_or_else(|_| failsafe_denial());
+        let decision = self.decide(request);
         if !matches!(decision, Decision::Allow(_)) {
             self.0.count_denial();
         }
         decision
     }
+
+    fn decide(&self, request: &AuthzRequest) -> Decision {
+        let cache = &self.1;
+        let key = (cache.enabled() && !self.0.is_tripped()).then(|| cache.key(request));
+        if let Some(d) = key.and_then(|k| cache.get(k)) {
+            self.0.count_cache_hit();
+            return d;
+        }
+        match self.0.call_observed(|i, store| {
+            i.pinfold_plugin_authorization()
+                .call_authorize(store, request)
+        }) {
+            Ok((d, pure)) => {
+                if let (Some(k), true) = (key, pure) {
+                    cache.put(k, d.clone());
+                }
+                d
+            }
+            Err(_) => failsafe_denial(),
+        }
+    }
 }
 
 /// A loaded CORS plugin (world `cors`).
-pub struct Cors(Plugin<CorsWorld>);
+pub struct Cors(Plugin<CorsWorld>, DecisionCache<CorsResponse>);
 common!(Cors, CorsWorld);
 
 impl Cors {
+    fn wrap(p: Plugin<CorsWorld>) -> Self {
+        let cache = cache_for(&p);
+        Cors(p, cache)
+    }
+
     /// The CORS headers for one request. A failed plugin adds none ([`failsafe_cors`]).
     pub fn decide(&self, request: &CorsRequest) -> CorsResponse {
-        self.0
-            .call(|i, store| i.pinfold_plugin_cross_origin().call_cors(store, request))
-            .unwrap_or_else(|_| failsafe_cors())
+        let cache = &self.1;
+        let key = (cache.enabled() && !self.0.is_tripped()).then(|| cache.key(request));
+        if let Some(c) = key.and_then(|k| cache.get(k)) {
+            self.0.count_cache_hit();
+            return c;
+        }
+        match self
+            .0
+            .call_observed(|i, store| i.pinfold_plugin_cross_origin().call_cors(store, request))
+        {
+            Ok((c, pure)) => {
+                if let (Some(k), true) = (key, pure) {
+                    cache.put(k, c.clone());
+                }
+                c
+            }
+            Err(_) => failsafe_cors(),
+        }
     }
 }
 
@@ -176,6 +283,11 @@ pub struct Allocator(Plugin<AllocatorWorld>);
 common!(Allocator, AllocatorWorld);
 
 impl Allocator {
+    /// Allocations are not cached: metrics change all the time.
+    fn wrap(p: Plugin<AllocatorWorld>) -> Self {
+        Allocator(p)
+    }
+
     /// The metric names the plugin needs, or `None` when the plugin fails.
     pub fn metrics(&self) -> Option<Vec<String>> {
         self.0

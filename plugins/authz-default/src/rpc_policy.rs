@@ -1,5 +1,8 @@
 //! IPFS Cluster's RPC authorization table (`rpc_policy.go`, `DefaultRPCPolicy`, v1.1.6),
-//! transcribed whole. A method missing from it is refused, as in Go.
+//! transcribed whole (55 methods), plus Pinfold's two methods (trusted, as in the host's
+//! `rpc::GO_TRUSTED`): `Consensus.Raft` (raft messages; Go uses a libp2p protocol of its own)
+//! and `Cluster.Metrics` (metric pulls; Go uses pubsub). Without them a cluster authorized by
+//! this plugin could not elect a leader. A method missing from the table is refused, as in Go.
 
 /// Who may call an RPC method remotely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,7 @@ pub const RPC_POLICY: &[(&str, RpcAccess)] = &[
     ("Cluster.IDStream", Open),
     ("Cluster.IPFSID", Closed),
     ("Cluster.Join", Closed),
+    ("Cluster.Metrics", Trusted), // Pinfold
     ("Cluster.PeerAdd", Open),
     ("Cluster.PeerRemove", Trusted),
     ("Cluster.Peers", Trusted),
@@ -51,6 +55,7 @@ pub const RPC_POLICY: &[(&str, RpcAccess)] = &[
     ("Consensus.LogPin", Trusted),
     ("Consensus.LogUnpin", Trusted),
     ("Consensus.Peers", Closed),
+    ("Consensus.Raft", Trusted), // Pinfold
     ("Consensus.RmPeer", Trusted),
     ("IPFSConnector.BlockGet", Closed),
     ("IPFSConnector.BlockStream", Trusted),

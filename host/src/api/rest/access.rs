@@ -1,73 +1,61 @@
-//! The access layer of the REST API: who may call it (authentication), what browsers may do
-//! with it (CORS), and the headers the operator adds to every answer.
+//! The access layer of the HTTP APIs: the single seam where a request meets the authorization
+//! and CORS **plugins** before any handler runs, plus the headers the operator adds to every
+//! answer.
 //!
-//! # What it owns
-//! [`AccessLayer`] takes its decisions from a [`RequestInfo`] — method, path, the presented
-//! `Authorization` value, the CORS request headers, the remote address, TLS or not — and
-//! never sees the body or calls the cluster. The HTTP plumbing that applies the decisions (401
-//! answers, preflight answers, header merging) lives in `routes.rs`. That split is the seam a
-//! later change uses to let WASM plugins take the same decisions ([`AccessLayer::authorize`]
-//! and [`AccessLayer::cors`] return plain values: [`Decision`], [`CorsDecision`]).
+//! # What it owns, and what it does not
+//! The policy is not here. Who may call what, and which web origins may, is decided by the
+//! authorization and CORS plugins of a [`PluginSet`] (by default the built-in `authz-default`
+//! and `cors-default`, which reproduce IPFS Cluster's `authHandler` and rs/cors with the
+//! `api.restapi` keys — their essays say how, and where they are better than Go). This module
+//! is only the **adapter**:
 //!
-//! # Authentication (IPFS Cluster's `authHandler`, `api/common/api.go`)
-//! * Only when `basic_auth_credentials` is set (not `null`). Exempt: every `OPTIONS` request
-//!   (preflight or not) and `GET /health`.
-//! * `Authorization: Basic …` is parsed as Go's `Request.BasicAuth` (case-insensitive scheme,
-//!   strict standard base64, split at the first `:`); an empty user or password is refused.
-//!   A header that does not parse as Basic is treated as absent (Go does the same).
-//! * **Constant time.** Go compares with `==` in a map loop, which leaks through timing how much
-//!   of a user name or password matched. Here the SHA-256 digests of the presented user and
-//!   password are compared with [`subtle`] against the digests of *every* configured pair, with
-//!   no early exit: the time depends on the number of configured users only, not on whether
-//!   the user exists or how much of the password is right.
-//! * `Authorization: Bearer …` (JWT, `POST /token`) is not implemented yet: every token is
-//!   answered as Go answers an invalid one.
-//! * The 401 answers are Go's, byte for byte: `{"code":401,"message":"unauthorized: access
-//!   denied"}` with `WWW-Authenticate: Basic realm="Restricted IPFS Cluster API"`;
-//!   `unauthorized: invalid token` with `Bearer realm="…", error="invalid_token"`; and
-//!   `unauthorized: no auth provided` with two challenges, Bearer then Basic.
-//! * Secrets never reach a log: [`RequestInfo`]'s `Debug` shows the scheme only, and the layer
-//!   keeps digests, not passwords.
+//! * request → WIT: [`RequestInfo`] (method, path, query, the first `Authorization`, the CORS
+//!   request headers, the remote address, TLS) becomes an `authz-request` (endpoint kind,
+//!   operation name from [`rest_operation`], credentials parsed as the WIT `credentials`
+//!   documents) or a `cors-request`;
+//! * WIT → HTTP: an `allow` becomes a [`Principal`] (put in the request's extensions for the
+//!   handlers: the principal and tenant the plugin granted, and how the caller
+//!   authenticated); a `deny` becomes the REST API's error JSON `{"code","message"}` with the
+//!   plugin's status (a status outside 400–599 is answered 403); a `challenge` becomes 401
+//!   with one `WWW-Authenticate` header per value. A CORS answer becomes exactly its headers,
+//!   and `preflight: true` an immediate 204.
 //!
-//! # CORS (rs/cors v1.11.1 with the `cors_*` keys, as IPFS Cluster configures it)
-//! * A preflight is `OPTIONS` with a non-empty `Access-Control-Request-Method`; it is answered
-//!   204 before routing, with `Vary: Origin, Access-Control-Request-Method,
-//!   Access-Control-Request-Headers` and, when origin, method and headers are allowed,
-//!   `Access-Control-Allow-Origin`, `-Allow-Methods` (the requested one), `-Allow-Headers` (the
-//!   requested ones), `-Allow-Credentials`, `-Max-Age` (when > 0).
-//! * Other requests get `Vary: Origin` and, when origin and method are allowed,
-//!   `Access-Control-Allow-Origin`, `-Expose-Headers` (canonicalised, joined with `, `) and
-//!   `-Allow-Credentials`.
-//! * Empty lists take rs/cors' defaults: all origins; `GET, POST, HEAD`; the headers `accept,
-//!   content-type, x-requested-with`. Origins compare case-insensitively and may hold one `*`
-//!   wildcard (`https://*.example.com`). Requested headers must be lower-case, sorted and unique,
-//!   as browsers send them (rs/cors' rule).
-//! * **Origin and credentials.** When every origin is allowed (`*`, the default), the answer is
-//!   the literal `Access-Control-Allow-Origin: *` — rs/cors v1.11.1 does the same (older rs/cors
-//!   releases reflected the request's `Origin`; the reference notes describe that older
-//!   behaviour). A browser never sends credentials to a `*` origin, so the default
-//!   `cors_allow_credentials: true` is harmless. The request's `Origin` is echoed back only
-//!   when the operator listed origins explicitly (exact or wildcard): an arbitrary site is never
-//!   granted credentialed access unless the operator said so.
+//! The HTTP plumbing that applies the decisions (answering preflights, merging headers,
+//! redirects) lives in `routes.rs`. Later APIs (pinning service, IPFS proxy, the REST API over
+//! libp2p) build an [`AccessLayer`] with their own [`EndpointKind`]; cluster RPC uses
+//! `plugins::PluginRpcAuthorizer` over the same plugin set.
+//!
+//! # Calls are synchronous
+//! A plugin call runs on the request's tokio worker: a resident instance answers in a few
+//! microseconds, and a repeated request is answered by the plugin's decision cache without
+//! entering wasm (see the `plugins` essay for figures), less than a `spawn_blocking`
+//! round-trip would cost. It is bounded by the plugin's time budget (50 ms by default) and a
+//! plugin that keeps failing is tripped off by its breaker, after which calls take the
+//! fail-safe without entering wasm.
+//!
+//! # Secrets
+//! Credentials are handed to the authorization plugin and nowhere else: [`RequestInfo`]'s
+//! `Debug` shows the scheme only, and the layer keeps no password.
 //!
 //! # Response headers
 //! The `headers` key (header → values) is appended to every answer, and every answer carries
-//! `Content-Type: application/json`, including 204, 307, 405 and preflight answers. (Go adds
-//! them only to the answers of its handlers and its 401/404 answers; one rule for all answers
-//! is simpler to reason about.) Invalid configured names or values are skipped with a warning.
+//! `Content-Type: application/json` (including 204, 307, 405 and preflight answers) unless the
+//! handler marked it with [`KeepContentType`] (the Prometheus text of `/plugins/metrics`).
+//! Invalid configured names or values are skipped with a warning.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use base64::Engine;
-use sha2::{Digest, Sha256};
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::config::RestApiConfig;
+use crate::plugins::{
+    AuthzRequest, BasicCredentials, CorsRequest, CorsResponse, Credentials, EndpointKind, PluginSet,
+};
 
-/// The realm of every `WWW-Authenticate` challenge (IPFS Cluster's text).
+/// The realm of IPFS Cluster's `WWW-Authenticate` challenges.
 pub const REALM: &str = "Restricted IPFS Cluster API";
 
 /// How a request reached the server; the server puts it in the request's extensions.
@@ -82,12 +70,18 @@ pub struct ConnInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemotePeer(pub libp2p_identity::PeerId);
 
+/// A response extension: keep the handler's `Content-Type` instead of `application/json`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepContentType;
+
 /// What the access layer may look at in a request.
 #[derive(Clone)]
 pub struct RequestInfo<'a> {
     pub method: &'a Method,
     /// The URL path, as received (still percent-encoded).
     pub path: &'a str,
+    /// The raw query without `?` (empty when none).
+    pub query: &'a str,
     /// The first `Authorization` value, if any.
     pub authorization: Option<&'a str>,
     /// The first `Origin` value, if any.
@@ -96,6 +90,8 @@ pub struct RequestInfo<'a> {
     pub request_method: Option<&'a str>,
     /// Every `Access-Control-Request-Headers` value (`None` when the header is absent).
     pub request_headers: Option<Vec<&'a str>>,
+    /// The first `Access-Control-Request-Private-Network` value, if any.
+    pub request_private_network: Option<&'a str>,
     pub remote: Option<SocketAddr>,
     pub tls: bool,
 }
@@ -109,6 +105,7 @@ impl fmt::Debug for RequestInfo<'_> {
         f.debug_struct("RequestInfo")
             .field("method", self.method)
             .field("path", &self.path)
+            .field("query", &self.query)
             .field("authorization_scheme", &scheme)
             .field("origin", &self.origin)
             .field("request_method", &self.request_method)
@@ -124,6 +121,7 @@ impl<'a> RequestInfo<'a> {
     pub fn new(
         method: &'a Method,
         path: &'a str,
+        query: Option<&'a str>,
         headers: &'a HeaderMap,
         conn: Option<&ConnInfo>,
     ) -> RequestInfo<'a> {
@@ -140,28 +138,55 @@ impl<'a> RequestInfo<'a> {
         RequestInfo {
             method,
             path,
+            query: query.unwrap_or(""),
             authorization: first(header::AUTHORIZATION),
             origin: first(header::ORIGIN),
             request_method: first(header::ACCESS_CONTROL_REQUEST_METHOD),
             request_headers,
+            request_private_network: headers
+                .get("access-control-request-private-network")
+                .and_then(|v| v.to_str().ok()),
             remote: conn.and_then(|c| c.remote),
             tls: conn.is_some_and(|c| c.tls),
         }
     }
 
-    /// A CORS preflight: `OPTIONS` with a non-empty `Access-Control-Request-Method`.
-    pub fn is_preflight(&self) -> bool {
-        *self.method == Method::OPTIONS && self.request_method.is_some_and(|m| !m.is_empty())
+    /// The credentials, parsed as the WIT `credentials` variant documents.
+    pub fn credentials(&self) -> Credentials {
+        parse_credentials(self.authorization.unwrap_or(""))
     }
 }
 
-/// Who made an allowed request; handlers find it in the request's extensions.
+/// How an allowed caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    None,
+    Basic,
+    Bearer,
+    Other,
+}
+
+/// Who made an allowed request, as the authorization plugin granted it; handlers find it in
+/// the request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// Authentication is off, or the request is exempt (`OPTIONS`, `GET /health`).
-    Anonymous,
-    /// A configured user, authenticated with HTTP basic auth.
-    User(String),
+pub struct Principal {
+    /// The authenticated principal (a user name); `None` = anonymous.
+    pub user: Option<String>,
+    /// The tenant the handler must act for, when the plugin named one.
+    pub tenant: Option<String>,
+    /// The credentials the request presented.
+    pub scheme: AuthScheme,
+}
+
+impl Principal {
+    /// No one in particular (open API, exempt route, or the allow-all layer).
+    pub fn anonymous() -> Principal {
+        Principal {
+            user: None,
+            tenant: None,
+            scheme: AuthScheme::None,
+        }
+    }
 }
 
 /// Why a request is refused, and the answer it gets.
@@ -174,7 +199,7 @@ pub struct Denial {
     pub challenges: Vec<String>,
 }
 
-/// The authentication decision for one request.
+/// The authorization decision for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow(Principal),
@@ -190,107 +215,132 @@ pub enum CorsDecision {
     Actual(HeaderMap),
 }
 
-/// Authentication, CORS and response headers of one API (see the module docs).
+#[derive(Clone)]
+enum Policy {
+    Plugins(Arc<PluginSet>),
+    /// Everything allowed, no CORS header: the baseline of the throughput benchmark.
+    AllowAll,
+}
+
+/// Authorization, CORS and response headers of one API (see the module docs). Cheap to clone.
 #[derive(Clone)]
 pub struct AccessLayer {
-    credentials: Option<CredentialStore>,
-    cors: CorsPolicy,
+    endpoint: EndpointKind,
+    policy: Policy,
     headers: HeaderMap,
+    auth_configured: bool,
 }
 
 impl fmt::Debug for AccessLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessLayer")
-            .field("users", &self.credentials.as_ref().map(|c| c.users.clone()))
-            .field("cors", &self.cors)
+            .field("endpoint", &self.endpoint)
+            .field("plugins", &matches!(self.policy, Policy::Plugins(_)))
             .field("headers", &self.headers)
             .finish()
     }
 }
 
 impl AccessLayer {
-    /// The layer `api.restapi` (or `api.pinsvcapi`) describes.
-    pub fn from_config(config: &RestApiConfig) -> AccessLayer {
-        let credentials = config.basic_auth_credentials.as_ref().map(|creds| {
-            let mut store = CredentialStore::default();
-            for (user, password) in creds.expose() {
-                store.users.push(user.clone());
-                store
-                    .digests
-                    .push((sha256(user.as_bytes()), sha256(password.as_bytes())));
-            }
-            store
-        });
-        let mut headers = HeaderMap::new();
-        for (name, values) in &config.headers {
-            let Ok(name) = HeaderName::try_from(name.as_str()) else {
-                tracing::warn!("restapi.headers: {name:?} is not a valid header name; ignored");
-                continue;
-            };
-            for v in values {
-                match HeaderValue::try_from(v.as_str()) {
-                    Ok(v) => {
-                        headers.append(name.clone(), v);
-                    }
-                    Err(_) => tracing::warn!(
-                        "restapi.headers: a value of {name} is not a valid header value; ignored"
-                    ),
-                }
-            }
-        }
+    /// The layer of an API of kind `endpoint` whose section is `config`, deciding with the
+    /// plugins of `plugins`.
+    pub fn new(
+        endpoint: EndpointKind,
+        plugins: Arc<PluginSet>,
+        config: &RestApiConfig,
+    ) -> AccessLayer {
         AccessLayer {
-            credentials,
-            cors: CorsPolicy::from_config(config),
-            headers,
+            endpoint,
+            auth_configured: config.basic_auth_credentials.is_some() || plugins.restricts_access(),
+            policy: Policy::Plugins(plugins),
+            headers: configured_headers(config),
         }
     }
 
-    /// True when requests must authenticate.
+    /// The REST API's layer (`api.restapi`).
+    pub fn rest(plugins: Arc<PluginSet>, config: &RestApiConfig) -> AccessLayer {
+        AccessLayer::new(EndpointKind::Rest, plugins, config)
+    }
+
+    /// A layer that allows every request and adds no CORS header (the configured `headers`
+    /// still apply). For measurements and tests only: never what a daemon serves.
+    pub fn allow_all(config: &RestApiConfig) -> AccessLayer {
+        AccessLayer {
+            endpoint: EndpointKind::Rest,
+            policy: Policy::AllowAll,
+            headers: configured_headers(config),
+            auth_configured: false,
+        }
+    }
+
+    /// The plugin set behind the layer (`None` for [`AccessLayer::allow_all`]).
+    pub fn plugins(&self) -> Option<&Arc<PluginSet>> {
+        match &self.policy {
+            Policy::Plugins(p) => Some(p),
+            Policy::AllowAll => None,
+        }
+    }
+
+    /// True when requests are expected to authenticate (credentials or a custom authorizer
+    /// are configured); used for the exposure warnings.
     pub fn auth_enabled(&self) -> bool {
-        self.credentials.is_some()
+        self.auth_configured
+    }
+
+    /// The request the authorization plugin sees.
+    pub fn authz_request(&self, req: &RequestInfo<'_>) -> AuthzRequest {
+        AuthzRequest {
+            endpoint: self.endpoint,
+            operation: rest_operation(req.method, req.path).to_string(),
+            method: req.method.as_str().to_string(),
+            path: req.path.to_string(),
+            query: req.query.to_string(),
+            remote_addr: req.remote.map(|a| a.to_string()),
+            tls: req.tls,
+            credentials: req.credentials(),
+            remote_peer: None,
+            tenant: None,
+            headers: Vec::new(),
+        }
     }
 
     /// Decides whether the request may proceed.
     pub fn authorize(&self, req: &RequestInfo<'_>) -> Decision {
-        let Some(store) = &self.credentials else {
-            return Decision::Allow(Principal::Anonymous);
+        let Policy::Plugins(set) = &self.policy else {
+            return Decision::Allow(Principal::anonymous());
         };
-        if *req.method == Method::OPTIONS || (*req.method == Method::GET && req.path == "/health") {
-            return Decision::Allow(Principal::Anonymous);
+        let request = self.authz_request(req);
+        let scheme = match &request.credentials {
+            Credentials::None => AuthScheme::None,
+            Credentials::Basic(_) => AuthScheme::Basic,
+            Credentials::Bearer(_) => AuthScheme::Bearer,
+            Credentials::Other(_) => AuthScheme::Other,
+        };
+        decision_from_wit(set.authorizer().authorize(&request), scheme)
+    }
+
+    /// The request the CORS plugin sees.
+    pub fn cors_request(&self, req: &RequestInfo<'_>) -> CorsRequest {
+        CorsRequest {
+            endpoint: self.endpoint,
+            method: req.method.as_str().to_string(),
+            path: req.path.to_string(),
+            origin: req.origin.map(str::to_string),
+            request_method: req.request_method.map(str::to_string),
+            request_headers: req
+                .request_headers
+                .as_ref()
+                .map(|v| v.iter().map(|s| s.to_string()).collect()),
+            request_private_network: req.request_private_network.map(str::to_string),
         }
-        let auth = req.authorization.unwrap_or("");
-        if let Some((user, password)) = parse_basic(auth) {
-            return match store.verify(&user, &password) {
-                Some(i) => Decision::Allow(Principal::User(store.users[i].clone())),
-                None => Decision::Deny(Denial {
-                    status: StatusCode::UNAUTHORIZED,
-                    message: "unauthorized: access denied".into(),
-                    challenges: vec![challenge("Basic", "")],
-                }),
-            };
-        }
-        if parse_bearer(auth).is_some() {
-            // Tokens are not issued yet, so none can be valid.
-            return Decision::Deny(Denial {
-                status: StatusCode::UNAUTHORIZED,
-                message: "unauthorized: invalid token".into(),
-                challenges: vec![challenge("Bearer", "invalid_token")],
-            });
-        }
-        Decision::Deny(Denial {
-            status: StatusCode::UNAUTHORIZED,
-            message: "unauthorized: no auth provided".into(),
-            challenges: vec![challenge("Bearer", ""), challenge("Basic", "")],
-        })
     }
 
     /// Decides the CORS headers of the request's answer (and whether it is a preflight).
     pub fn cors(&self, req: &RequestInfo<'_>) -> CorsDecision {
-        if req.is_preflight() {
-            CorsDecision::Preflight(self.cors.preflight(req))
-        } else {
-            CorsDecision::Actual(self.cors.actual(req))
-        }
+        let Policy::Plugins(set) = &self.policy else {
+            return CorsDecision::Actual(HeaderMap::new());
+        };
+        cors_from_wit(set.cors().decide(&self.cors_request(req)))
     }
 
     /// The configured `headers`, added to every answer.
@@ -299,335 +349,213 @@ impl AccessLayer {
     }
 
     /// Adds the configured headers and `Content-Type: application/json` to an answer.
-    pub fn finish_headers(&self, headers: &mut HeaderMap) {
+    pub fn finish_headers(&self, headers: &mut HeaderMap, keep_content_type: bool) {
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
         }
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-}
-
-/// `Basic realm="…"[, error="…"]` (Go's `wwwAuthenticate`).
-fn challenge(scheme: &str, error: &str) -> String {
-    let mut s = format!("{scheme} realm=\"{REALM}\"");
-    if !error.is_empty() {
-        s.push_str(&format!(", error=\"{error}\""));
-    }
-    s
-}
-
-/// Go's `Request.BasicAuth`: `Basic <std base64 of user:pass>`, scheme case-insensitive.
-/// Bytes, not strings: Go compares bytes, and a password need not be UTF-8.
-fn parse_basic(auth: &str) -> Option<(Vec<u8>, Vec<u8>)> {
-    const PREFIX: &str = "Basic ";
-    let head = auth.get(..PREFIX.len())?;
-    if !head.eq_ignore_ascii_case(PREFIX) {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(&auth[PREFIX.len()..])
-        .ok()?;
-    let colon = decoded.iter().position(|&b| b == b':')?;
-    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
-}
-
-/// Go's `parseBearerToken`: `Bearer <token>`, scheme case-insensitive.
-fn parse_bearer(auth: &str) -> Option<&str> {
-    const PREFIX: &str = "Bearer ";
-    let head = auth.get(..PREFIX.len())?;
-    head.eq_ignore_ascii_case(PREFIX)
-        .then(|| &auth[PREFIX.len()..])
-}
-
-fn sha256(b: &[u8]) -> [u8; 32] {
-    Sha256::digest(b).into()
-}
-
-/// User names and the digests of (user, password); no password is kept.
-#[derive(Clone, Default)]
-struct CredentialStore {
-    users: Vec<String>,
-    digests: Vec<([u8; 32], [u8; 32])>,
-}
-
-impl CredentialStore {
-    /// The index of the matching user, compared in constant time against every entry.
-    fn verify(&self, user: &[u8], password: &[u8]) -> Option<usize> {
-        if user.is_empty() || password.is_empty() {
-            return None;
+        if !keep_content_type || !headers.contains_key(header::CONTENT_TYPE) {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
-        let (u, p) = (sha256(user), sha256(password));
-        let mut found = Choice::from(0);
-        let mut index = 0u64;
-        for (i, (du, dp)) in self.digests.iter().enumerate() {
-            let hit = du.ct_eq(&u) & dp.ct_eq(&p);
-            index.conditional_assign(&(i as u64), hit);
-            found |= hit;
-        }
-        bool::from(found).then_some(index as usize)
     }
 }
 
-/// rs/cors' options, normalised once.
-#[derive(Debug, Clone)]
-struct CorsPolicy {
-    all_origins: bool,
-    /// Lower-cased exact origins.
-    origins: Vec<String>,
-    /// Lower-cased (prefix, suffix) of origins with one `*`.
-    wildcards: Vec<(String, String)>,
-    methods: Vec<String>,
-    all_headers: bool,
-    /// Lower-cased allowed request headers.
-    headers: BTreeSet<String>,
-    exposed: Option<HeaderValue>,
-    credentials: bool,
-    max_age: Option<HeaderValue>,
-}
-
-const PREFLIGHT_VARY: &str =
-    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
-
-impl CorsPolicy {
-    fn from_config(c: &RestApiConfig) -> CorsPolicy {
-        let mut all_origins = c.cors_allowed_origins.is_empty();
-        let mut origins = vec![];
-        let mut wildcards = vec![];
-        for o in &c.cors_allowed_origins {
-            let o = o.to_ascii_lowercase();
-            if o == "*" {
-                all_origins = true;
-                origins.clear();
-                wildcards.clear();
-                break;
-            } else if let Some(i) = o.find('*') {
-                wildcards.push((o[..i].to_string(), o[i + 1..].to_string()));
-            } else {
-                origins.push(o);
-            }
-        }
-        let methods = if c.cors_allowed_methods.is_empty() {
-            vec!["GET".into(), "POST".into(), "HEAD".into()]
-        } else {
-            c.cors_allowed_methods.clone()
+fn configured_headers(config: &RestApiConfig) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, values) in &config.headers {
+        let Ok(name) = HeaderName::try_from(name.as_str()) else {
+            tracing::warn!("restapi.headers: {name:?} is not a valid header name; ignored");
+            continue;
         };
-        let all_headers = c.cors_allowed_headers.iter().any(|h| h == "*");
-        let headers: BTreeSet<String> = if c.cors_allowed_headers.is_empty() {
-            ["accept", "content-type", "x-requested-with"]
-                .map(String::from)
-                .into()
-        } else if all_headers {
-            BTreeSet::new()
-        } else {
-            c.cors_allowed_headers
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect()
-        };
-        let exposed = (!c.cors_exposed_headers.is_empty())
-            .then(|| {
-                let joined = c
-                    .cors_exposed_headers
-                    .iter()
-                    .map(|h| canonical_header_key(h))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                HeaderValue::try_from(joined).ok()
-            })
-            .flatten();
-        let secs = c.cors_max_age.as_secs();
-        CorsPolicy {
-            all_origins,
-            origins,
-            wildcards,
-            methods,
-            all_headers,
-            headers,
-            exposed,
-            credentials: c.cors_allow_credentials,
-            max_age: (secs > 0).then(|| HeaderValue::from(secs)),
-        }
-    }
-
-    fn origin_allowed(&self, origin: &str) -> bool {
-        if self.all_origins {
-            return true;
-        }
-        let origin = origin.to_ascii_lowercase();
-        self.origins.contains(&origin)
-            || self.wildcards.iter().any(|(pre, suf)| {
-                origin.len() >= pre.len() + suf.len()
-                    && origin.starts_with(pre.as_str())
-                    && origin.ends_with(suf.as_str())
-            })
-    }
-
-    fn method_allowed(&self, method: &str) -> bool {
-        if self.methods.is_empty() {
-            return false;
-        }
-        method == "OPTIONS" || self.methods.iter().any(|m| m == method)
-    }
-
-    /// rs/cors' `SortedSet.Accepts`: every listed name allowed, sorted, unique; at most one
-    /// byte of optional whitespace around each; a few empty elements tolerated.
-    fn headers_accepted(&self, values: &[&str]) -> bool {
-        const MAX_EMPTY: usize = 16;
-        let mut empty = 0;
-        let mut last: Option<&str> = None;
         for v in values {
-            for name in v.split(',') {
-                let Some(name) = trim_ows(name, 1) else {
-                    return false;
-                };
-                if name.is_empty() {
-                    empty += 1;
-                    if empty > MAX_EMPTY {
-                        return false;
-                    }
-                    continue;
+            match HeaderValue::try_from(v.as_str()) {
+                Ok(v) => {
+                    headers.append(name.clone(), v);
                 }
-                if !self.headers.contains(name) || last.is_some_and(|l| name <= l) {
-                    return false;
-                }
-                last = Some(name);
+                Err(_) => tracing::warn!(
+                    "restapi.headers: a value of {name} is not a valid header value; ignored"
+                ),
             }
         }
-        true
     }
+    headers
+}
 
-    fn allow_origin_value(&self, req: &RequestInfo<'_>) -> HeaderValue {
-        if self.all_origins {
-            HeaderValue::from_static("*")
-        } else {
-            HeaderValue::try_from(req.origin.unwrap_or(""))
-                .unwrap_or_else(|_| HeaderValue::from_static(""))
+/// The plugin's decision as the HTTP layer applies it.
+pub fn decision_from_wit(d: crate::plugins::Decision, scheme: AuthScheme) -> Decision {
+    use crate::plugins::Decision as W;
+    match d {
+        W::Allow(g) => Decision::Allow(Principal {
+            user: g.principal,
+            tenant: g.tenant,
+            scheme,
+        }),
+        W::Deny(d) => {
+            let status = StatusCode::from_u16(d.status)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error())
+                .unwrap_or(StatusCode::FORBIDDEN);
+            Decision::Deny(Denial {
+                status,
+                message: d.reason,
+                challenges: Vec::new(),
+            })
         }
-    }
-
-    fn preflight(&self, req: &RequestInfo<'_>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.append(header::VARY, HeaderValue::from_static(PREFLIGHT_VARY));
-        let origin = req.origin.unwrap_or("");
-        if origin.is_empty() || !self.origin_allowed(origin) {
-            return h;
-        }
-        let method = req.request_method.unwrap_or("");
-        if !self.method_allowed(method) {
-            return h;
-        }
-        if let Some(values) = &req.request_headers
-            && !self.all_headers
-            && !self.headers_accepted(values)
-        {
-            return h;
-        }
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            self.allow_origin_value(req),
-        );
-        if let Ok(m) = HeaderValue::try_from(method) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, m);
-        }
-        if let Some(values) = &req.request_headers
-            && values.first().is_some_and(|v| !v.is_empty())
-        {
-            for v in values {
-                if let Ok(v) = HeaderValue::try_from(*v) {
-                    h.append(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
-                }
-            }
-        }
-        if self.credentials {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        if let Some(age) = &self.max_age {
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, age.clone());
-        }
-        h
-    }
-
-    fn actual(&self, req: &RequestInfo<'_>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.append(header::VARY, HeaderValue::from_static("Origin"));
-        let origin = req.origin.unwrap_or("");
-        if origin.is_empty() || !self.origin_allowed(origin) {
-            return h;
-        }
-        if !self.method_allowed(req.method.as_str()) {
-            return h;
-        }
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            self.allow_origin_value(req),
-        );
-        if let Some(e) = &self.exposed {
-            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, e.clone());
-        }
-        if self.credentials {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        h
+        W::Challenge(c) => Decision::Deny(Denial {
+            status: StatusCode::UNAUTHORIZED,
+            message: c.reason,
+            challenges: c.www_authenticate,
+        }),
     }
 }
 
-/// Trims at most `n` spaces or tabs from each end; `None` when there are more.
-fn trim_ows(s: &str, n: usize) -> Option<&str> {
-    let is_ows = |c: char| c == ' ' || c == '\t';
-    let left = s.len() - s.trim_start_matches(is_ows).len();
-    let right = s.len() - s.trim_end_matches(is_ows).len();
-    if s.chars().all(is_ows) {
-        return (s.len() <= 2 * n).then_some("");
-    }
-    (left <= n && right <= n).then(|| s.trim_matches(is_ows))
-}
-
-/// Go's `http.CanonicalHeaderKey`: `x-stream-output` → `X-Stream-Output`; keys with bytes that
-/// are not header token characters are returned unchanged.
-pub fn canonical_header_key(key: &str) -> String {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if !key.bytes().all(token) {
-        return key.to_string();
-    }
-    let mut upper = true;
-    key.chars()
-        .map(|c| {
-            let out = if upper {
-                c.to_ascii_uppercase()
+/// The CORS plugin's answer as headers.
+pub fn cors_from_wit(c: CorsResponse) -> CorsDecision {
+    let mut h = HeaderMap::new();
+    let mut put = |name: HeaderName, value: &str, append: bool| {
+        if let Ok(v) = HeaderValue::try_from(value) {
+            if append {
+                h.append(name, v);
             } else {
-                c.to_ascii_lowercase()
-            };
-            upper = c == '-';
-            out
-        })
-        .collect()
+                h.insert(name, v);
+            }
+        }
+    };
+    for v in &c.vary {
+        put(header::VARY, v, true);
+    }
+    if let Some(o) = &c.allow_origin {
+        put(header::ACCESS_CONTROL_ALLOW_ORIGIN, o, false);
+    }
+    if let Some(m) = &c.allow_methods {
+        put(header::ACCESS_CONTROL_ALLOW_METHODS, m, false);
+    }
+    for v in &c.allow_headers {
+        put(header::ACCESS_CONTROL_ALLOW_HEADERS, v, true);
+    }
+    if c.allow_credentials {
+        put(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true", false);
+    }
+    if c.allow_private_network {
+        put(
+            HeaderName::from_static("access-control-allow-private-network"),
+            "true",
+            false,
+        );
+    }
+    if let Some(e) = &c.expose_headers {
+        put(header::ACCESS_CONTROL_EXPOSE_HEADERS, e, false);
+    }
+    if let Some(age) = c.max_age_seconds {
+        put(header::ACCESS_CONTROL_MAX_AGE, &age.to_string(), false);
+    }
+    if c.preflight {
+        CorsDecision::Preflight(h)
+    } else {
+        CorsDecision::Actual(h)
+    }
+}
+
+/// The WIT `credentials` of an `Authorization` value: `Basic` (scheme case-insensitive,
+/// standard base64, split at the first `:`, both halves UTF-8), `Bearer <token>`, any other
+/// non-empty value as `other`, nothing as `none`.
+pub fn parse_credentials(auth: &str) -> Credentials {
+    if auth.is_empty() {
+        return Credentials::None;
+    }
+    let scheme_is = |prefix: &str| {
+        auth.get(..prefix.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+    };
+    if scheme_is("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&auth["Basic ".len()..])
+            .ok();
+        if let Some(d) = decoded
+            && let Some(colon) = d.iter().position(|&b| b == b':')
+            && let (Ok(user), Ok(password)) = (
+                std::str::from_utf8(&d[..colon]),
+                std::str::from_utf8(&d[colon + 1..]),
+            )
+        {
+            return Credentials::Basic(BasicCredentials {
+                user: user.to_string(),
+                password: password.to_string(),
+            });
+        }
+        return Credentials::Other(auth.to_string());
+    }
+    if scheme_is("Bearer ") {
+        return Credentials::Bearer(auth["Bearer ".len()..].to_string());
+    }
+    Credentials::Other(auth.to_string())
+}
+
+/// The operation name of a REST request, as the authorization plugin sees it (empty for an
+/// unknown route). The table:
+///
+/// | route | operation |
+/// |---|---|
+/// | `GET /id`, `GET /version`, `GET /health` | `id`, `version`, `health` |
+/// | `GET /peers`, `POST /peers`, `DELETE /peers/{id}` | `peers.ls`, `peers.add`, `peers.rm` |
+/// | `POST /add` | `add` |
+/// | `GET /allocations`, `GET /allocations/{cid}` | `allocations.ls`, `allocations.get` |
+/// | `GET /pins`, `GET /pins/{cid}` | `status.all`, `status` |
+/// | `POST /pins/{cid}`, `POST /pins/{ipfs,ipns,ipld}/…` | `pin.add` |
+/// | `DELETE /pins/{cid}`, `DELETE /pins/{ipfs,ipns,ipld}/…` | `pin.rm` |
+/// | `POST /pins/recover`, `POST /pins/{cid}/recover` | `recover.all`, `recover` |
+/// | `POST /ipfs/gc` | `ipfs.gc` |
+/// | `GET /health/graph`, `/health/alerts`, `/health/bandwidth` | `health.graph`, `health.alerts`, `health.bandwidth` |
+/// | `GET /monitor/metrics`, `GET /monitor/metrics/{name}` | `metrics.names`, `metrics.get` |
+/// | `POST /token`, `DELETE /token/{id}` | `token.issue`, `token.revoke` |
+/// | `GET /plugins`, `GET /plugins/metrics`, `POST /plugins/reload` | `plugins.status`, `plugins.metrics`, `plugins.reload` |
+/// | `OPTIONS` anything | `options` |
+pub fn rest_operation(method: &Method, path: &str) -> &'static str {
+    if *method == Method::OPTIONS {
+        return "options";
+    }
+    let trimmed = path.trim_end_matches('/');
+    let segs: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let m = method.as_str();
+    let get_like = m == "GET" || m == "HEAD";
+    match (segs.as_slice(), m) {
+        (["id"], _) if get_like => "id",
+        (["version"], _) if get_like => "version",
+        (["health"], _) if get_like => "health",
+        (["peers"], _) if get_like => "peers.ls",
+        (["peers"], "POST") => "peers.add",
+        (["peers", _], "DELETE") => "peers.rm",
+        (["add"], "POST") => "add",
+        (["allocations"], _) if get_like => "allocations.ls",
+        (["allocations", _], _) if get_like => "allocations.get",
+        (["pins"], _) if get_like => "status.all",
+        (["pins", "recover"], "POST") => "recover.all",
+        (["pins", _, "recover"], "POST") => "recover",
+        (["pins", "ipfs" | "ipns" | "ipld", _, ..], "POST") => "pin.add",
+        (["pins", "ipfs" | "ipns" | "ipld", _, ..], "DELETE") => "pin.rm",
+        (["pins", _], _) if get_like => "status",
+        (["pins", _], "POST") => "pin.add",
+        (["pins", _], "DELETE") => "pin.rm",
+        (["ipfs", "gc"], "POST") => "ipfs.gc",
+        (["health", "graph"], _) if get_like => "health.graph",
+        (["health", "alerts"], _) if get_like => "health.alerts",
+        (["health", "bandwidth"], _) if get_like => "health.bandwidth",
+        (["monitor", "metrics"], _) if get_like => "metrics.names",
+        (["monitor", "metrics", _], _) if get_like => "metrics.get",
+        (["token"], "POST") => "token.issue",
+        (["token", _], "DELETE") => "token.revoke",
+        (["plugins"], _) if get_like => "plugins.status",
+        (["plugins", "metrics"], _) if get_like => "plugins.metrics",
+        (["plugins", "reload"], "POST") => "plugins.reload",
+        _ => "",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BasicAuthCredentials;
-    use std::collections::BTreeMap;
-
-    fn layer(users: &[(&str, &str)]) -> AccessLayer {
-        let mut cfg = RestApiConfig::restapi_default();
-        cfg.basic_auth_credentials = Some(BasicAuthCredentials::new(
-            users
-                .iter()
-                .map(|(u, p)| (u.to_string(), p.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-        ));
-        AccessLayer::from_config(&cfg)
-    }
 
     fn basic(u: &str, p: &str) -> String {
         format!(
@@ -636,110 +564,143 @@ mod tests {
         )
     }
 
-    fn decide(l: &AccessLayer, method: Method, path: &str, auth: Option<&str>) -> Decision {
-        let mut h = HeaderMap::new();
-        if let Some(a) = auth {
-            h.insert(header::AUTHORIZATION, HeaderValue::try_from(a).unwrap());
-        }
-        l.authorize(&RequestInfo::new(&method, path, &h, None))
+    #[test]
+    fn credentials_follow_the_wit() {
+        assert_eq!(parse_credentials(""), Credentials::None);
+        assert_eq!(
+            parse_credentials(&basic("u", "p:a:ss")),
+            Credentials::Basic(BasicCredentials {
+                user: "u".into(),
+                password: "p:a:ss".into()
+            })
+        );
+        let lower = basic("u", "p").replacen("Basic", "bASIC", 1);
+        assert!(matches!(parse_credentials(&lower), Credentials::Basic(_)));
+        assert_eq!(
+            parse_credentials("Basic !!!"),
+            Credentials::Other("Basic !!!".into())
+        );
+        let no_colon = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("nocolon")
+        );
+        assert!(matches!(
+            parse_credentials(&no_colon),
+            Credentials::Other(_)
+        ));
+        let not_utf8 = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(b"u:\xff")
+        );
+        assert!(matches!(
+            parse_credentials(&not_utf8),
+            Credentials::Other(_)
+        ));
+        assert_eq!(
+            parse_credentials("bearer abc"),
+            Credentials::Bearer("abc".into())
+        );
+        assert_eq!(
+            parse_credentials("Digest x"),
+            Credentials::Other("Digest x".into())
+        );
     }
 
     #[test]
-    fn basic_auth_decisions() {
-        let l = layer(&[("alice", "wonderland"), ("bob", "builder")]);
-        let ok = basic("bob", "builder");
-        assert_eq!(
-            decide(&l, Method::GET, "/id", Some(&ok)),
-            Decision::Allow(Principal::User("bob".into()))
-        );
-        for bad in [
-            basic("bob", "wonderland"),
-            basic("carol", "builder"),
-            basic("bob", ""),
-            basic("", "builder"),
-        ] {
-            let Decision::Deny(d) = decide(&l, Method::GET, "/id", Some(&bad)) else {
-                panic!("{bad} allowed");
-            };
-            assert_eq!(d.message, "unauthorized: access denied");
-            assert_eq!(
-                d.challenges,
-                vec![r#"Basic realm="Restricted IPFS Cluster API""#]
-            );
-        }
-        // scheme is case-insensitive; malformed base64 counts as no auth
-        let lower = ok.replacen("Basic", "bASIC", 1);
-        assert!(matches!(
-            decide(&l, Method::GET, "/id", Some(&lower)),
-            Decision::Allow(_)
-        ));
-        let Decision::Deny(d) = decide(&l, Method::GET, "/id", Some("Basic !!!")) else {
-            panic!()
-        };
-        assert_eq!(d.message, "unauthorized: no auth provided");
-        assert_eq!(d.challenges.len(), 2);
-        let Decision::Deny(d) = decide(&l, Method::GET, "/id", Some("bearer abc")) else {
-            panic!()
-        };
-        assert_eq!(d.message, "unauthorized: invalid token");
-        assert_eq!(
-            d.challenges,
-            vec![r#"Bearer realm="Restricted IPFS Cluster API", error="invalid_token""#]
-        );
-        // exemptions
-        assert!(matches!(
-            decide(&l, Method::OPTIONS, "/pins", None),
-            Decision::Allow(Principal::Anonymous)
-        ));
-        assert!(matches!(
-            decide(&l, Method::GET, "/health", None),
-            Decision::Allow(_)
-        ));
-        assert!(matches!(
-            decide(&l, Method::POST, "/health", None),
-            Decision::Deny(_)
-        ));
-        assert!(matches!(
-            decide(&l, Method::GET, "/health/graph", None),
-            Decision::Deny(_)
-        ));
-    }
-
-    #[test]
-    fn password_may_contain_colons_and_debug_hides_secrets() {
-        let l = layer(&[("u", "p:a:ss")]);
-        assert!(matches!(
-            decide(&l, Method::GET, "/id", Some(&basic("u", "p:a:ss"))),
-            Decision::Allow(_)
-        ));
-        let dbg = format!("{l:?}");
-        assert!(!dbg.contains("p:a:ss"), "{dbg}");
+    fn debug_hides_secrets() {
         let m = Method::GET;
         let mut h = HeaderMap::new();
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::try_from(basic("u", "p:a:ss")).unwrap(),
         );
-        let dbg = format!("{:?}", RequestInfo::new(&m, "/", &h, None));
+        let dbg = format!("{:?}", RequestInfo::new(&m, "/", None, &h, None));
         assert!(!dbg.contains(&basic("u", "p:a:ss")[6..]), "{dbg}");
     }
 
     #[test]
-    fn requested_headers_rule() {
-        let p = CorsPolicy::from_config(&RestApiConfig::restapi_default());
-        assert!(p.headers_accepted(&["content-type"]));
-        assert!(p.headers_accepted(&["accept,content-type"]));
-        assert!(p.headers_accepted(&["accept, content-type"]));
-        assert!(!p.headers_accepted(&["content-type,accept"])); // unsorted
-        assert!(!p.headers_accepted(&["x-custom"]));
-        assert!(!p.headers_accepted(&["accept,  content-type"])); // two spaces
-        assert!(p.headers_accepted(&[""]));
+    fn operations() {
+        let op = |m: Method, p: &str| rest_operation(&m, p);
+        assert_eq!(op(Method::GET, "/id"), "id");
+        assert_eq!(op(Method::HEAD, "/version"), "version");
+        assert_eq!(op(Method::POST, "/pins/QmX"), "pin.add");
+        assert_eq!(op(Method::DELETE, "/pins/ipfs/QmX/a/b"), "pin.rm");
+        assert_eq!(op(Method::POST, "/pins/recover"), "recover.all");
+        assert_eq!(op(Method::POST, "/pins/QmX/recover"), "recover");
+        assert_eq!(op(Method::GET, "/pins/QmX"), "status");
+        assert_eq!(op(Method::DELETE, "/peers/12D3"), "peers.rm");
+        assert_eq!(op(Method::POST, "/token"), "token.issue");
+        assert_eq!(op(Method::DELETE, "/token/abc"), "token.revoke");
+        assert_eq!(op(Method::POST, "/plugins/reload"), "plugins.reload");
+        assert_eq!(op(Method::OPTIONS, "/whatever"), "options");
+        assert_eq!(op(Method::PUT, "/pins"), "");
+        assert_eq!(op(Method::GET, "/nope"), "");
     }
 
     #[test]
-    fn canonical_keys() {
-        assert_eq!(canonical_header_key("x-stream-output"), "X-Stream-Output");
-        assert_eq!(canonical_header_key("CONTENT-TYPE"), "Content-Type");
-        assert_eq!(canonical_header_key("bad header"), "bad header");
+    fn wit_decisions_become_http() {
+        use crate::plugins::{AuthChallenge, Decision as W, Denial as WD, Grant};
+        assert_eq!(
+            decision_from_wit(
+                W::Allow(Grant {
+                    principal: Some("a".into()),
+                    tenant: Some("t".into())
+                }),
+                AuthScheme::Basic
+            ),
+            Decision::Allow(Principal {
+                user: Some("a".into()),
+                tenant: Some("t".into()),
+                scheme: AuthScheme::Basic
+            })
+        );
+        let Decision::Deny(d) = decision_from_wit(
+            W::Deny(WD {
+                status: 200,
+                reason: "odd".into(),
+            }),
+            AuthScheme::None,
+        ) else {
+            panic!()
+        };
+        assert_eq!(d.status, StatusCode::FORBIDDEN);
+        let Decision::Deny(d) = decision_from_wit(
+            W::Challenge(AuthChallenge {
+                www_authenticate: vec!["Basic realm=\"x\"".into(), "Bearer".into()],
+                reason: "who?".into(),
+            }),
+            AuthScheme::None,
+        ) else {
+            panic!()
+        };
+        assert_eq!(d.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(d.challenges.len(), 2);
+    }
+
+    #[test]
+    fn cors_answers_become_headers() {
+        let mut c = crate::plugins::failsafe_cors();
+        assert_eq!(
+            cors_from_wit(c.clone()),
+            CorsDecision::Actual(HeaderMap::new())
+        );
+        c.preflight = true;
+        c.vary = vec!["Origin".into(), "Access-Control-Request-Method".into()];
+        c.allow_origin = Some("*".into());
+        c.allow_headers = vec!["a".into(), "b".into()];
+        c.allow_credentials = true;
+        c.max_age_seconds = Some(600);
+        let CorsDecision::Preflight(h) = cors_from_wit(c) else {
+            panic!()
+        };
+        assert_eq!(h.get_all(header::VARY).iter().count(), 2);
+        assert_eq!(
+            h.get_all(header::ACCESS_CONTROL_ALLOW_HEADERS)
+                .iter()
+                .count(),
+            2
+        );
+        assert_eq!(h[header::ACCESS_CONTROL_MAX_AGE], "600");
+        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
     }
 }

@@ -4,10 +4,13 @@
 //!
 //! # The chain
 //! Every request, matched or not, passes the access middleware first:
-//! 1. **authentication** ([`AccessLayer::authorize`]): a refusal is answered 401 at once, with
-//!    no CORS headers (Go's order: auth is outside CORS);
-//! 2. **CORS** ([`AccessLayer::cors`]): a preflight is answered 204 here, without routing;
-//!    other requests get their CORS headers added to whatever answer follows;
+//! 1. **CORS** ([`AccessLayer::cors`], the CORS plugin): a preflight is answered 204 here,
+//!    without authorization or routing (the WIT contract: preflights are not authorized; IPFS
+//!    Cluster exempts every `OPTIONS` from authentication, so the answers are Go's);
+//! 2. **authorization** ([`AccessLayer::authorize`], the authorization plugin): a refusal is
+//!    answered at once (401 with its challenges, or the plugin's status) **without** the CORS
+//!    headers (Go's order: auth is outside CORS); an allow puts its [`Principal`] in the
+//!    request's extensions, and the CORS headers are added to whatever answer follows;
 //! 3. **paths**: a path ending in `/` is redirected with **307** (method and body kept,
 //!    query kept) to the path without it; an unclean path (`//`, `.`, `..` segments) is
 //!    redirected with **301** to its clean form (gorilla/mux does both). `/` alone is not
@@ -34,8 +37,15 @@
 //!   API version.
 //! * `POST /peers` validates its body as Go does (400 `error decoding request body` / `error
 //!   decoding peer_id`), then answers 501: the cluster façade has no peer-add operation yet.
-//! * `POST /token`: 401 `unauthorized` without credentials (Go); with credentials, 501 until
-//!   tokens exist.
+//! * `POST /token` (see `plugins/tokens.rs`): 401 `unauthorized` when the request is anonymous
+//!   (no credentials configured: Go's answer); with Basic credentials, `{"token","id",
+//!   "expires_at"}` — Go answers `{"token"}` only; its clients ignore the extra keys. Go also
+//!   issues tokens to token-authenticated requests; Pinfold answers those 403, or a stolen
+//!   token could be renewed forever. `DELETE /token/{id}` revokes one (Go cannot).
+//! * Pinfold's own routes: `GET /plugins` (the loaded plugins and their counters as JSON),
+//!   `GET /plugins/metrics` (the same counters as Prometheus text) and `POST /plugins/reload`
+//!   (reload every plugin from `service.json`; 500 with the reason, old plugins kept, on
+//!   failure). They pass the authorization plugin like every route.
 //! * `/health/graph` is derived from `/peers` (each peer's cluster peers and IPFS ID; IPFS
 //!   swarm links are unknown and left empty; every member trusted, as in raft).
 //!   `/health/alerts` is `[]` and `/health/bandwidth` `{}`: the façade exposes neither yet.
@@ -55,7 +65,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Extension, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -67,7 +77,8 @@ use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 
 use super::access::{
-    AccessLayer, ConnInfo, CorsDecision, Decision, Denial, Principal, RequestInfo,
+    AccessLayer, AuthScheme, ConnInfo, CorsDecision, Decision, Denial, KeepContentType, Principal,
+    RequestInfo,
 };
 use super::client::{Alert, BandwidthByProtocol, ConnectGraph, Version};
 use super::stream::{StreamOptions, accepts_trailers, json_array, ndjson};
@@ -126,6 +137,10 @@ pub fn router(cluster: Arc<dyn ClusterApi>, access: AccessLayer) -> Router {
         .route("/monitor/metrics", get(metric_names))
         .route("/monitor/metrics/{name}", get(metrics))
         .route("/token", post(token))
+        .route("/token/{id}", delete(token_revoke))
+        .route("/plugins", get(plugins_status))
+        .route("/plugins/metrics", get(plugins_metrics))
+        .route("/plugins/reload", post(plugins_reload))
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -138,42 +153,47 @@ pub fn router(cluster: Arc<dyn ClusterApi>, access: AccessLayer) -> Router {
 
 async fn access_chain(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let conn = req.extensions().get::<ConnInfo>().copied();
+    // CORS first: a preflight is answered at once, without authorization (the WIT contract;
+    // IPFS Cluster exempts OPTIONS from authentication, so the answers are the same).
     let decision = {
-        let info = RequestInfo::new(req.method(), req.uri().path(), req.headers(), conn.as_ref());
-        match st.access.authorize(&info) {
-            Decision::Deny(d) => Err(d),
-            Decision::Allow(p) => Ok((p, st.access.cors(&info))),
+        let info = RequestInfo::new(
+            req.method(),
+            req.uri().path(),
+            req.uri().query(),
+            req.headers(),
+            conn.as_ref(),
+        );
+        match st.access.cors(&info) {
+            CorsDecision::Preflight(h) => Err(Ok(h)),
+            CorsDecision::Actual(h) => match st.access.authorize(&info) {
+                Decision::Deny(d) => Err(Err(d)),
+                Decision::Allow(p) => Ok((p, h)),
+            },
         }
     };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let (mut resp, user) = match decision {
-        Err(denial) => (denial_response(denial), None),
+        Err(Ok(preflight)) => {
+            let mut r = empty(StatusCode::NO_CONTENT);
+            append_all(r.headers_mut(), &preflight);
+            (r, None)
+        }
+        // refused: no CORS header (Go's order, authentication outside CORS)
+        Err(Err(denial)) => (denial_response(denial), None),
         Ok((principal, cors)) => {
-            let user = match &principal {
-                Principal::User(u) => Some(u.clone()),
-                Principal::Anonymous => None,
-            };
+            let user = principal.user.clone();
             req.extensions_mut().insert(principal);
-            let resp = match cors {
-                CorsDecision::Preflight(h) => {
-                    let mut r = empty(StatusCode::NO_CONTENT);
-                    append_all(r.headers_mut(), &h);
-                    r
-                }
-                CorsDecision::Actual(h) => {
-                    let mut r = match redirect_for(req.uri()) {
-                        Some(r) => r,
-                        None => next.run(req).await,
-                    };
-                    append_all(r.headers_mut(), &h);
-                    r
-                }
+            let mut r = match redirect_for(req.uri()) {
+                Some(r) => r,
+                None => next.run(req).await,
             };
-            (resp, user)
+            append_all(r.headers_mut(), &cors);
+            (r, user)
         }
     };
-    st.access.finish_headers(resp.headers_mut());
+    let keep = resp.extensions().get::<KeepContentType>().is_some();
+    st.access.finish_headers(resp.headers_mut(), keep);
     tracing::debug!(
         target: "restapilog",
         remote = ?conn.and_then(|c| c.remote),
@@ -852,14 +872,112 @@ async fn metrics(
     }
 }
 
-async fn token(State(st): State<AppState>) -> Response {
-    if !st.access.auth_enabled() {
+/// `POST /token`: a token for the user the request authenticated as with Basic auth.
+async fn token(State(st): State<AppState>, principal: Option<Extension<Principal>>) -> Response {
+    let principal = principal.map(|Extension(p)| p);
+    let (Some(set), Some(p)) = (st.access.plugins(), principal) else {
         return error_response(StatusCode::UNAUTHORIZED, "unauthorized");
+    };
+    let Some(user) = p.user.as_deref() else {
+        // Go's answer when no credentials are configured.
+        return error_response(StatusCode::UNAUTHORIZED, "unauthorized");
+    };
+    if p.scheme != AuthScheme::Basic {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "tokens are issued to basic-auth credentials only: a token cannot issue tokens",
+        );
     }
-    error_response(
-        StatusCode::NOT_IMPLEMENTED,
-        "bearer tokens are not implemented yet: authenticate with basic auth",
+    #[derive(Serialize)]
+    struct TokenAnswer {
+        token: String,
+        id: String,
+        expires_at: i64,
+    }
+    let issued = set.issue_token(user, p.tenant.as_deref());
+    tracing::info!(user, id = %issued.claims.jti, exp = issued.claims.exp, "token issued");
+    json_response(
+        StatusCode::OK,
+        &TokenAnswer {
+            token: issued.token,
+            id: issued.claims.jti,
+            expires_at: issued.claims.exp,
+        },
     )
+}
+
+/// `DELETE /token/{id}`: revokes a token by its id (`jti`).
+async fn token_revoke(
+    State(st): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = match path_param(id) {
+        Ok(id) => id,
+        Err(e) => return bad_request(e),
+    };
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return bad_request("invalid token id");
+    }
+    let Some(set) = st.access.plugins().cloned() else {
+        return error_response(StatusCode::NOT_IMPLEMENTED, "no plugins on this API");
+    };
+    match tokio::task::spawn_blocking(move || set.revoke_token(&id)).await {
+        Ok(Ok(_)) => empty(StatusCode::NO_CONTENT),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "token revocation failed");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("revocation failed: {e}"),
+            )
+        }
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /plugins`: the loaded plugins and their counters.
+async fn plugins_status(State(st): State<AppState>) -> Response {
+    match st.access.plugins() {
+        Some(set) => json_response(StatusCode::OK, &set.status()),
+        None => error_response(StatusCode::NOT_IMPLEMENTED, "no plugins on this API"),
+    }
+}
+
+/// `GET /plugins/metrics`: the counters as Prometheus text.
+async fn plugins_metrics(State(st): State<AppState>) -> Response {
+    let Some(set) = st.access.plugins() else {
+        return error_response(StatusCode::NOT_IMPLEMENTED, "no plugins on this API");
+    };
+    let mut r = Response::new(Body::from(set.prometheus()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r.extensions_mut().insert(KeepContentType);
+    r
+}
+
+/// `POST /plugins/reload`: reloads every plugin from `service.json`; on failure the old ones
+/// stay and the answer says why.
+async fn plugins_reload(State(st): State<AppState>) -> Response {
+    let Some(set) = st.access.plugins().cloned() else {
+        return error_response(StatusCode::NOT_IMPLEMENTED, "no plugins on this API");
+    };
+    match tokio::task::spawn_blocking(move || set.reload_from_disk()).await {
+        Ok(Ok(report)) => json_response(StatusCode::OK, &report),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "plugin reload failed; the previous plugins stay");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("plugin reload failed, the previous plugins stay: {e}"),
+            )
+        }
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn health() -> Response {

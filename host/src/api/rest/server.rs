@@ -61,6 +61,7 @@ use super::routes::router;
 use super::tls;
 use crate::cluster::ClusterApi;
 use crate::config::RestApiConfig;
+use crate::plugins::{EndpointKind, PluginSet};
 
 /// How long requests in flight may run on after shutdown is asked.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -76,6 +77,9 @@ pub enum RestError {
     Listen { addr: String, reason: String },
     #[error("REST API: {0}")]
     Io(#[from] io::Error),
+    /// The plugins could not be loaded.
+    #[error("REST API plugins: {0}")]
+    Plugins(String),
 }
 
 /// Binds every `http_listen_multiaddress` (`/ip4|ip6/<ip>/tcp/<port>`, or
@@ -125,7 +129,9 @@ async fn socket_addr(ma: &Multiaddr) -> Result<SocketAddr, RestError> {
 }
 
 /// Serves the REST API of `cluster` on `listener` until `shutdown` resolves (see the module
-/// docs). TLS files are resolved against `config_dir`.
+/// docs), with the built-in plugins configured from `config` alone (token files in
+/// `config_dir`). The daemon uses [`serve_with`] and its own [`PluginSet`]. TLS files are
+/// resolved against `config_dir`.
 pub async fn serve(
     cluster: Arc<dyn ClusterApi>,
     config: RestApiConfig,
@@ -133,11 +139,30 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RestError> {
+    let dir = config_dir.to_path_buf();
+    let cfg = config.clone();
+    let plugins = tokio::task::spawn_blocking(move || PluginSet::for_rest_api(&cfg, Some(&dir)))
+        .await
+        .map_err(|e| RestError::Plugins(e.to_string()))?
+        .map_err(|e| RestError::Plugins(e.to_string()))?;
+    let access = AccessLayer::new(EndpointKind::Rest, plugins, &config);
+    serve_with(cluster, config, config_dir, access, listener, shutdown).await
+}
+
+/// Serves the REST API with a given access layer (the daemon's plugins, or
+/// [`AccessLayer::allow_all`] for a baseline measurement).
+pub async fn serve_with(
+    cluster: Arc<dyn ClusterApi>,
+    config: RestApiConfig,
+    config_dir: &Path,
+    access: AccessLayer,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RestError> {
     let tls = match config.tls_files(config_dir) {
         Some((cert, key)) => Some(TlsAcceptor::from(tls::server_config(&cert, &key)?)),
         None => None,
     };
-    let access = AccessLayer::from_config(&config);
     let local = listener.local_addr()?;
     warn_exposure(local, access.auth_enabled(), tls.is_some());
     tracing::info!(

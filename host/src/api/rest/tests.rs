@@ -1334,8 +1334,27 @@ async fn basic_auth() {
     assert_eq!(st, 204);
     assert_eq!(h["access-control-allow-origin"], "*");
 
+    // tokens: issued to a basic-auth user, accepted as bearer, not able to mint more, revocable
     let (st, _, body) = send(s.req("POST", "/token").basic_auth("alice", Some("secret"))).await;
-    assert_eq!(st, 501, "{body}");
+    assert_eq!(st, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = answer["token"].as_str().unwrap().to_string();
+    let id = answer["id"].as_str().unwrap().to_string();
+    let (st, _, body) = send(s.req("GET", "/id").bearer_auth(&token)).await;
+    assert_eq!(st, 200, "{body}");
+    let (st, _, _) = send(s.req("POST", "/token").bearer_auth(&token)).await;
+    assert_eq!(st, 403);
+    let (st, _, body) = send(
+        s.req("DELETE", &format!("/token/{id}"))
+            .basic_auth("bob", Some("builder")),
+    )
+    .await;
+    assert_eq!(st, 204, "{body}");
+    let (st, _, body) = send(s.req("GET", "/id").bearer_auth(&token)).await;
+    assert_eq!(
+        (st, body),
+        (401, error_body(401, "unauthorized: invalid token"))
+    );
 
     // second opinion
     let c = s.client(Some(("alice", "secret")));
@@ -1781,7 +1800,7 @@ mod over_libp2p {
             .clone()
             .with(multiaddr::Protocol::P2p(local));
         let cluster: Arc<dyn ClusterApi> = FakeCluster::new();
-        let access = AccessLayer::from_config(&RestApiConfig::restapi_default());
+        let access = AccessLayer::allow_all(&RestApiConfig::restapi_default());
         let whoami = axum::Router::new().route(
             "/whoami",
             axum::routing::get(
