@@ -137,6 +137,7 @@ start_pinfold() {
             "$cfg/service.json" >"$cfg/service.json.new"
         mv "$cfg/service.json.new" "$cfg/service.json"
         log="$out/pinfold$i.log"
+        : >"$log"
         if [ "$i" = 1 ]; then
             "$bin/pinfold" daemon -c "$cfg" >"$log" 2>&1 &
         else

@@ -151,8 +151,7 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
         .api
         .iter()
         .map(|a| {
-            check_target(a, args.allow_remote)
-                .map(|u| u.as_str().trim_end_matches('/').to_string())
+            check_target(a, args.allow_remote).map(|u| u.as_str().trim_end_matches('/').to_string())
         })
         .collect::<anyhow::Result<_>>()?;
     let auth = match &args.basic_auth {

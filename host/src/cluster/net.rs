@@ -206,6 +206,10 @@ impl Cluster {
         };
         let deadline = Instant::now() + net.rpc_timeout;
         let mut last_error: Option<String> = None;
+        // A follower that knows the leader forwards at once: asking its own driver first
+        // costs a turn of the driver (which may be fsyncing) per write only to learn
+        // `NotLeader`. After any failure, the driver is asked again (fresh leader view).
+        let mut direct = true;
         loop {
             if Instant::now() >= deadline {
                 return Err(ClusterError::Consensus(format!(
@@ -214,14 +218,23 @@ impl Cluster {
                     last_error.map(|e| format!(": {e}")).unwrap_or_default()
                 )));
             }
-            let leader = match self.consensus.log_ops(vec![op.clone()]).await {
-                Ok(()) => return Ok(()),
-                Err(ConsensusError::NotLeader { leader: Some(l) }) => l,
-                Err(ConsensusError::Dropped) | Err(ConsensusError::NotLeader { leader: None }) => {
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                    continue;
-                }
-                Err(e) => return Err(consensus_error(e)),
+            let known = self
+                .consensus
+                .leader()
+                .filter(|l| direct && *l != self.consensus.id());
+            direct = false;
+            let leader = match known {
+                Some(l) => l,
+                None => match self.consensus.log_ops(vec![op.clone()]).await {
+                    Ok(()) => return Ok(()),
+                    Err(ConsensusError::NotLeader { leader: Some(l) }) => l,
+                    Err(ConsensusError::Dropped)
+                    | Err(ConsensusError::NotLeader { leader: None }) => {
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                        continue;
+                    }
+                    Err(e) => return Err(consensus_error(e)),
+                },
             };
             let Some(peer) = net.raft_peers.get(leader) else {
                 last_error = Some(format!(
@@ -230,7 +243,7 @@ impl Cluster {
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             };
-            let applied = self.consensus.subscribe();
+            let applied = self.consensus.applied_watch();
             let request = match &op {
                 Op::Pin(p) => RpcRequest::ForwardPin { pin: p.clone() },
                 Op::Unpin(c) => RpcRequest::ForwardUnpin { cid: *c },
@@ -260,10 +273,12 @@ impl Cluster {
         }
     }
 
-    /// Waits until this peer applied `op` (best effort, until `deadline`).
+    /// Waits until this peer applied `op` (best effort, until `deadline`). Wakes once per
+    /// applied batch (the applied-index watch), not once per applied op: with C forwarded
+    /// writes waiting, a broadcast of every op cost C receives and comparisons per op.
     async fn wait_applied(
         &self,
-        mut applied: tokio::sync::broadcast::Receiver<crate::consensus::AppliedOp>,
+        mut applied: tokio::sync::watch::Receiver<u64>,
         op: &Op,
         deadline: Instant,
     ) {
@@ -272,14 +287,13 @@ impl Cluster {
             Op::Unpin(c) => !s.state.has(c).unwrap_or(true),
         };
         loop {
+            applied.borrow_and_update();
             if done(self) {
                 return;
             }
-            match tokio::time::timeout_at(deadline, applied.recv()).await {
-                Err(_) => return,
-                Ok(Ok(a)) if &a.op == op => return,
-                Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
+            match tokio::time::timeout_at(deadline.into(), applied.changed()).await {
+                Err(_) | Ok(Err(_)) => return,
+                Ok(Ok(())) => {}
             }
         }
     }

@@ -514,6 +514,12 @@ impl Consensus {
         self.restored_rx.clone()
     }
 
+    /// The applied index, changing once per applied batch: cheaper than [`Self::subscribe`]
+    /// for a caller that only waits until something it knows about is in the State.
+    pub fn applied_watch(&self) -> watch::Receiver<u64> {
+        self.shared.applied_watch.subscribe()
+    }
+
     /// Every voter added or removed from now on, on this peer.
     pub fn membership(&self) -> broadcast::Receiver<MembershipChange> {
         self.membership_tx.subscribe()
