@@ -290,6 +290,17 @@ if [ "$skip_etcd" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------- summary
+runs() { # the JSON files of this run, in a fixed order
+    local sys r t
+    for sys in pinfold etcd; do
+        for t in "leader-c1" "leader-c$high" "all-c$high"; do
+            for r in $(seq 1 "$repeat"); do
+                [ -f "$out/$sys-$t-r$r.json" ] && printf '%s\n' "$out/$sys-$t-r$r.json"
+            done
+        done
+    done
+    return 0
+}
 rate_of() { # file
     if [ -f "$1" ]; then jq -r '.pins_per_sec // .puts_per_sec' "$1"; else echo ""; fi
 }
@@ -312,7 +323,7 @@ mean_rate() { # system name-without-repeat: mean over the repeats
         "$(nproc)" "$(uname -sr)" "$pin_size" "$repeat"
     printf '| system | target | C | count | ops/s | p50 ms | p95 ms | p99 ms | max ms | errors |\n'
     printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-    for f in "$out"/pinfold-*.json "$out"/etcd-*.json; do
+    for f in $(runs); do
         [ -f "$f" ] || continue
         b="$(basename "$f" .json)"
         sys="${b%%-*}"
@@ -335,7 +346,7 @@ mean_rate() { # system name-without-repeat: mean over the repeats
 {
     printf '{"pin_size": %s, "repeat": %s, "runs": {' "$pin_size" "$repeat"
     first=1
-    for f in "$out"/pinfold-*.json "$out"/etcd-*.json; do
+    for f in $(runs); do
         [ -f "$f" ] || continue
         [ "$first" = 1 ] || printf ','
         first=0
@@ -356,7 +367,7 @@ mean_rate() { # system name-without-repeat: mean over the repeats
 } | jq . >"$out/summary.json"
 
 # chart.svg and an ASCII chart: one bar per run, ops/s
-bars="$(for f in "$out"/pinfold-*.json "$out"/etcd-*.json; do
+bars="$(for f in $(runs); do
     [ -f "$f" ] || continue
     printf '%s %s\n' "$(basename "$f" .json)" "$(rate_of "$f")"
 done)"
