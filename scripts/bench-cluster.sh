@@ -215,12 +215,17 @@ else
 fi
 
 # ---------------------------------------------------------------- etcd
-free_port() { # a TCP port on 127.0.0.1 nothing listens on
-    local p
+taken_ports=" "
+free_port() { # sets $port: a TCP port on 127.0.0.1 nothing listens on, below the ephemeral
+    # range, not handed out before (no command substitution: taken_ports must persist)
+    local p lo
+    lo="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
     while :; do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % (lo - 10000)))
+        case "$taken_ports" in *" $p "*) continue ;; esac
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            printf '%s' "$p"
+            taken_ports="$taken_ports$p "
+            port="$p"
             return
         fi
     done
@@ -230,8 +235,10 @@ start_etcd() {
     local i cluster="" token="pinfold-bench-$$" ep
     local -a cport pport
     for i in $(seq 1 "$peers"); do
-        cport[i]="$(free_port)"
-        pport[i]="$(free_port)"
+        free_port
+        cport[i]="$port"
+        free_port
+        pport[i]="$port"
         cluster="${cluster:+$cluster,}e$i=http://127.0.0.1:${pport[i]}"
     done
     etcd_eps=()
