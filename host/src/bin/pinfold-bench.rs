@@ -3,6 +3,7 @@
 //! ```text
 //! pinfold-bench pins --api http://127.0.0.1:9094 --concurrency 64 --count 10000 \
 //!     [--basic-auth user:pass] [--json figures.json]
+//! pinfold-bench pins --api http://127.0.0.1:9094,http://127.0.0.1:9194 ...   # spread over peers
 //! ```
 //!
 //! `pins` measures the write path: it makes `--count` distinct CIDs locally (CIDv1, raw codec,
@@ -47,9 +48,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct PinsArgs {
-    /// REST API base URL.
-    #[arg(long, default_value = "http://127.0.0.1:9094")]
-    api: String,
+    /// REST API base URL. Repeat it (or separate URLs with commas) to spread the load over
+    /// several peers: worker `i` sends to URL `i mod n`.
+    #[arg(long, default_value = "http://127.0.0.1:9094", value_delimiter = ',')]
+    api: Vec<String>,
     /// Requests in flight at once (one keep-alive connection each).
     #[arg(short = 'c', long, default_value_t = 16)]
     concurrency: usize,
@@ -95,6 +97,7 @@ struct Report {
 struct Latency {
     p50: f64,
     p90: f64,
+    p95: f64,
     p99: f64,
     max: f64,
     mean: f64,
@@ -141,8 +144,16 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
     if args.concurrency == 0 || args.count == 0 {
         bail!("--concurrency and --count must be at least 1");
     }
-    let base = check_target(&args.api, args.allow_remote)?;
-    let base = base.as_str().trim_end_matches('/').to_string();
+    if args.api.is_empty() {
+        bail!("--api needs at least one URL");
+    }
+    let bases: Vec<String> = args
+        .api
+        .iter()
+        .map(|a| {
+            check_target(a, args.allow_remote).map(|u| u.as_str().trim_end_matches('/').to_string())
+        })
+        .collect::<anyhow::Result<_>>()?;
     let auth = match &args.basic_auth {
         None => None,
         Some(s) => match s.split_once(':') {
@@ -164,26 +175,29 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
         None => rb,
     };
 
-    // The API must answer before the clock starts.
-    let id = with_auth(http.get(format!("{base}/id")))
-        .send()
-        .await
-        .with_context(|| format!("GET {base}/id: is the daemon running?"))?;
-    if !id.status().is_success() {
-        let status = id.status();
-        let body = id.text().await.unwrap_or_default();
-        bail!("GET {base}/id answered {status}: {body}");
+    // Every API must answer before the clock starts.
+    for base in &bases {
+        let id = with_auth(http.get(format!("{base}/id")))
+            .send()
+            .await
+            .with_context(|| format!("GET {base}/id: is the daemon running?"))?;
+        if !id.status().is_success() {
+            let status = id.status();
+            let body = id.text().await.unwrap_or_default();
+            bail!("GET {base}/id answered {status}: {body}");
+        }
     }
 
     let query = args.query.trim_start_matches('?');
-    let urls: Arc<Vec<String>> = Arc::new(
+    // Paths only: worker `w` sends them to `bases[w % bases.len()]`.
+    let paths: Arc<Vec<String>> = Arc::new(
         (0..args.count)
             .map(|_| {
                 let cid = random_cid();
                 if query.is_empty() {
-                    format!("{base}/pins/{cid}")
+                    format!("/pins/{cid}")
                 } else {
-                    format!("{base}/pins/{cid}?{query}")
+                    format!("/pins/{cid}?{query}")
                 }
             })
             .collect(),
@@ -192,9 +206,10 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut workers = Vec::with_capacity(args.concurrency);
-    for _ in 0..args.concurrency.min(args.count) {
+    for w in 0..args.concurrency.min(args.count) {
         let http = http.clone();
-        let urls = urls.clone();
+        let paths = paths.clone();
+        let base = bases[w % bases.len()].clone();
         let next = next.clone();
         let auth = auth.clone();
         workers.push(tokio::spawn(async move {
@@ -203,8 +218,9 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
             let mut first_error = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(url) = urls.get(i) else { break };
-                let mut rb = http.post(url);
+                let Some(path) = paths.get(i) else { break };
+                let url = format!("{base}{path}");
+                let mut rb = http.post(&url);
                 if let Some((u, p)) = &auth {
                     rb = rb.basic_auth(u, Some(p));
                 }
@@ -258,7 +274,7 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
     };
     Ok(Report {
         kind: "pins",
-        api: base,
+        api: bases.join(","),
         concurrency: args.concurrency,
         count: args.count,
         ok,
@@ -268,6 +284,7 @@ async fn run_pins(args: PinsArgs) -> anyhow::Result<Report> {
         latency_ms: Latency {
             p50: ms(percentile(&latencies, 50.0)),
             p90: ms(percentile(&latencies, 90.0)),
+            p95: ms(percentile(&latencies, 95.0)),
             p99: ms(percentile(&latencies, 99.0)),
             max: ms(latencies.last().copied().unwrap_or_default()),
             mean: ms(mean),
@@ -286,8 +303,13 @@ fn print_report(r: &Report) {
         r.elapsed_s, r.pins_per_sec
     );
     println!(
-        "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}  mean {:.2}",
-        r.latency_ms.p50, r.latency_ms.p90, r.latency_ms.p99, r.latency_ms.max, r.latency_ms.mean
+        "latency ms: p50 {:.2}  p90 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}  mean {:.2}",
+        r.latency_ms.p50,
+        r.latency_ms.p90,
+        r.latency_ms.p95,
+        r.latency_ms.p99,
+        r.latency_ms.max,
+        r.latency_ms.mean
     );
     if let Some(e) = &r.first_error {
         println!("first error: {e}");

@@ -66,6 +66,10 @@ pub(crate) struct Shared {
     pub snapshot_index: AtomicU64,
     pub voters: Mutex<Vec<u64>>,
     pub failure: Mutex<Option<String>>,
+    /// The applied index again, for waiters: changes once per applied batch (not per op), so
+    /// a caller waiting for "my op is applied here" wakes once per State transaction instead
+    /// of receiving every op on the `applied` broadcast.
+    pub applied_watch: watch::Sender<u64>,
 }
 
 pub(crate) fn encode_ops(ops: &[Op]) -> Vec<u8> {
@@ -412,6 +416,7 @@ impl Driver {
         }
         self.raw.mut_store().install_snapshot(&meta)?;
         self.applied = meta.index;
+        self.shared.applied_watch.send_replace(self.applied);
         *self.shared.voters.lock().expect("lock") = meta.get_conf_state().voters.clone();
         self.restored_tx.send_replace(meta.index);
         Ok(())
@@ -510,6 +515,7 @@ impl Driver {
         }
         self.applied = self.applied.max(last);
         self.shared.applied.store(self.applied, Ordering::Relaxed);
+        self.shared.applied_watch.send_replace(self.applied);
         let terms: HashMap<u64, u64> = batches.iter().map(|b| (b.index, b.term)).collect();
         while let Some(entry) = self.waiters.first_entry() {
             if *entry.key() > last {
@@ -578,6 +584,12 @@ impl Driver {
             .term
             .store(self.raw.raft.term, Ordering::Relaxed);
         self.shared.applied.store(self.applied, Ordering::Relaxed);
+        let applied = self.applied;
+        self.shared.applied_watch.send_if_modified(|a| {
+            let changed = *a != applied;
+            *a = applied;
+            changed
+        });
         let store = self.raw.store();
         self.shared
             .first_index
