@@ -156,6 +156,12 @@ pub async fn run(
     let ipfs = IpfsConnector::new(connector_config(&service, ipfs_url.clone()))?;
     wait_for_ipfs(&ipfs, &ipfs_url).await?;
 
+    if !service.cluster.mdns_interval.is_zero() {
+        tracing::warn!(
+            "cluster.mdns_interval is set but Pinfold does not announce peers with mDNS: peers \
+             are found through cluster.peer_addresses, the peerstore and --bootstrap"
+        );
+    }
     // the cluster swarm (its RPC handler is bound as the parts come up)
     let rpc = ClusterRpc::new();
     let raft = &service.consensus.raft;
