@@ -194,10 +194,7 @@ pub async fn run(
     }
     // who is who: the initial peerset, the peerstore's `/p2p/` ids, and whoever connects
     let peerstore = crate::swarm::peerstore::read(&service.cluster.peerstore_path(folder.path()));
-    let known = peerstore.iter().filter_map(|a| match a.iter().last() {
-        Some(multiaddr::Protocol::P2p(p)) => Some(p),
-        _ => None,
-    });
+    let known = peerstore.iter().filter_map(p2p_id);
     let raft_peers = RaftPeers::new(raft.init_peerset.iter().copied().chain(known).chain([peer]));
     let net = ClusterNet {
         swarm: swarm.clone(),
@@ -363,12 +360,18 @@ pub async fn run(
     Ok(())
 }
 
+/// The peer id an address ends with (`…/p2p/<id>`).
+fn p2p_id(ma: &Multiaddr) -> Option<PeerId> {
+    match ma.iter().last() {
+        Some(multiaddr::Protocol::P2p(p)) => Some(p),
+        _ => None,
+    }
+}
+
 /// The peer id of a `--bootstrap` address.
 fn bootstrap_peer(ma: &Multiaddr) -> anyhow::Result<PeerId> {
-    match ma.iter().last() {
-        Some(multiaddr::Protocol::P2p(p)) => Ok(p),
-        _ => bail!("--bootstrap {ma}: the address must end with /p2p/<peer id>"),
-    }
+    p2p_id(ma)
+        .with_context(|| format!("--bootstrap {ma}: the address must end with /p2p/<peer id>"))
 }
 
 /// Whether the raft folder already holds a log (this peer was a member before).

@@ -196,14 +196,14 @@ impl Cluster {
         self.net.as_ref()?.raft_peers.get(id)
     }
 
-    /// The leader's peer id, waiting for one to be known (an election in progress) until the
-    /// RPC deadline; `not` excludes a peer (the one handing leadership over).
-    async fn wait_leader_peer(&self, not: Option<PeerId>) -> ClusterResult<PeerId> {
+    /// Another peer's id as leader, waiting for one to be known (an election, or a handover
+    /// from this peer, in progress) until the RPC deadline.
+    async fn wait_other_leader(&self) -> ClusterResult<PeerId> {
         let wait = self.net.as_ref().map_or(Duration::ZERO, |n| n.rpc_timeout);
         let deadline = Instant::now() + wait;
         loop {
             match self.leader_peer() {
-                Some(l) if Some(l) != not => return Ok(l),
+                Some(l) if l != self.peer => return Ok(l),
                 _ if Instant::now() >= deadline => return Err(no_leader()),
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
@@ -324,18 +324,11 @@ impl Cluster {
             return Ok(());
         }
         if !self.consensus.is_leader() {
-            let leader = self.wait_leader_peer(None).await?;
-            return net
-                .call(
-                    leader,
-                    RpcRequest::PeerAdd {
-                        peer: peer.to_base58(),
-                        addrs,
-                    },
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| ClusterError::Consensus(format!("adding {peer} via {leader}: {e}")));
+            let request = RpcRequest::PeerAdd {
+                peer: peer.to_base58(),
+                addrs,
+            };
+            return self.forward_membership(request, "adding", peer).await;
         }
         let ctx = MemberContext {
             peer: peer.to_base58(),
@@ -369,61 +362,16 @@ impl Cluster {
                 "cannot remove the last peer of a cluster".into(),
             ));
         }
-        if !self.consensus.is_leader() {
-            let leader = self.wait_leader_peer(None).await?;
-            return net
-                .call(
-                    leader,
-                    RpcRequest::PeerRemove {
-                        peer: peer.to_base58(),
-                    },
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    ClusterError::Consensus(format!("removing {peer} via {leader}: {e}"))
-                });
-        }
-        if peer == self.peer {
+        if peer == self.peer && self.consensus.is_leader() {
             // the leader leaves: hand leadership over, then let the new leader remove us
-            let deadline = Instant::now() + net.rpc_timeout;
-            let target = voters
-                .iter()
-                .copied()
-                .find(|v| *v != id)
-                .expect("two voters at least");
-            self.consensus
-                .transfer_leader(target)
-                .map_err(consensus_error)?;
-            let mut asked = Instant::now();
-            loop {
-                match self.leader_peer() {
-                    Some(l) if l != self.peer => break,
-                    _ if Instant::now() >= deadline => {
-                        return Err(ClusterError::Consensus(
-                            "leadership transfer did not complete; retry".into(),
-                        ));
-                    }
-                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-                if self.consensus.is_leader() && asked.elapsed() > Duration::from_secs(1) {
-                    let _ = self.consensus.transfer_leader(target);
-                    asked = Instant::now();
-                }
-            }
-            let leader = self.wait_leader_peer(Some(self.peer)).await?;
-            return net
-                .call(
-                    leader,
-                    RpcRequest::PeerRemove {
-                        peer: peer.to_base58(),
-                    },
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    ClusterError::Consensus(format!("removing {peer} via {leader}: {e}"))
-                });
+            self.hand_over_leadership(&voters, id, net.rpc_timeout)
+                .await?;
+        }
+        if !self.consensus.is_leader() {
+            let request = RpcRequest::PeerRemove {
+                peer: peer.to_base58(),
+            };
+            return self.forward_membership(request, "removing", peer).await;
         }
         tracing::info!(%peer, "removing a peer from the cluster");
         self.consensus
@@ -439,6 +387,55 @@ impl Cluster {
         }
         let _ = net.swarm.forget_peer(peer).await;
         Ok(())
+    }
+
+    /// Sends a membership change to the leader (this peer is not it).
+    async fn forward_membership(
+        &self,
+        request: RpcRequest,
+        verb: &str,
+        peer: PeerId,
+    ) -> ClusterResult<()> {
+        let net = self.net.as_ref().ok_or_else(no_swarm)?;
+        let leader = self.wait_other_leader().await?;
+        net.call(leader, request)
+            .await
+            .map(|_| ())
+            .map_err(|e| ClusterError::Consensus(format!("{verb} {peer} via {leader}: {e}")))
+    }
+
+    /// Makes another voter the leader; returns once a leader other than this peer is known.
+    async fn hand_over_leadership(
+        &self,
+        voters: &[u64],
+        me: u64,
+        within: Duration,
+    ) -> ClusterResult<()> {
+        let deadline = Instant::now() + within;
+        let target = voters
+            .iter()
+            .copied()
+            .find(|v| *v != me)
+            .expect("two voters at least");
+        self.consensus
+            .transfer_leader(target)
+            .map_err(consensus_error)?;
+        let mut asked = Instant::now();
+        loop {
+            match self.leader_peer() {
+                Some(l) if l != self.peer => return Ok(()),
+                _ if Instant::now() >= deadline => {
+                    return Err(ClusterError::Consensus(
+                        "leadership transfer did not complete; retry".into(),
+                    ));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+            if self.consensus.is_leader() && asked.elapsed() > Duration::from_secs(1) {
+                let _ = self.consensus.transfer_leader(target);
+                asked = Instant::now();
+            }
+        }
     }
 
     /// Every other member's answer to `request`, concurrently; `(peer, reply)` in member order.

@@ -495,11 +495,36 @@ impl Cluster {
 
     /// The status of `cid` on this peer and, unless `local`, on every other member.
     async fn global_info(&self, cid: Cid, pin: Option<Pin>, local: bool) -> GlobalPinInfo {
+        self.gather(cid, pin, local, RpcRequest::Status { cid })
+            .await
+    }
+
+    /// Recovers `cid` on this peer and, unless `local`, on every other member.
+    async fn global_recover(&self, cid: Cid, local: bool) -> ClusterResult<GlobalPinInfo> {
+        let pin = self.state.get(&cid).map_err(state_error)?;
+        self.tracker
+            .recover(&cid, pin.as_ref())
+            .await
+            .map_err(|e| ClusterError::Internal(e.to_string()))?;
+        Ok(self
+            .gather(cid, pin, local, RpcRequest::Recover { cid })
+            .await)
+    }
+
+    /// This peer's status of `cid` and, unless `local`, every other member's answer to
+    /// `request` (one that answers a `PinInfo`), as one `GlobalPinInfo`.
+    async fn gather(
+        &self,
+        cid: Cid,
+        pin: Option<Pin>,
+        local: bool,
+        request: RpcRequest,
+    ) -> GlobalPinInfo {
         let mine = self.local_info(&cid, pin.as_ref());
         let (info, others) = if local {
             (mine.await, Vec::new())
         } else {
-            futures::join!(mine, self.ask_others(RpcRequest::Status { cid }))
+            futures::join!(mine, self.ask_others(request))
         };
         let mut peer_map = std::collections::BTreeMap::new();
         peer_map.insert(self.peer.to_base58(), info);
@@ -512,32 +537,6 @@ impl Cluster {
             peer_map.insert(p.to_base58(), i);
         }
         Self::global(cid, pin, peer_map)
-    }
-
-    /// Recovers `cid` on this peer and, unless `local`, on every other member.
-    async fn global_recover(&self, cid: Cid, local: bool) -> ClusterResult<GlobalPinInfo> {
-        let pin = self.state.get(&cid).map_err(state_error)?;
-        self.tracker
-            .recover(&cid, pin.as_ref())
-            .await
-            .map_err(|e| ClusterError::Internal(e.to_string()))?;
-        let mine = self.local_info(&cid, pin.as_ref());
-        let (info, others) = if local {
-            (mine.await, Vec::new())
-        } else {
-            futures::join!(mine, self.ask_others(RpcRequest::Recover { cid }))
-        };
-        let mut peer_map = std::collections::BTreeMap::new();
-        peer_map.insert(self.peer.to_base58(), info);
-        for (p, reply) in others {
-            let i = match reply {
-                Ok(RpcResponse::PinInfo(i)) => i,
-                Ok(other) => unreachable_info(&p, format!("unexpected answer {other:?}")),
-                Err(e) => unreachable_info(&p, e),
-            };
-            peer_map.insert(p.to_base58(), i);
-        }
-        Ok(Self::global(cid, pin, peer_map))
     }
 
     /// The status of a page of pins on every member (one `StatusAll` call per other peer).

@@ -47,7 +47,7 @@ use tokio::task::JoinSet;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use super::access::{ConnInfo, RemotePeer};
-use super::server::{ConnSettings, SHUTDOWN_GRACE, drive};
+use super::server::{ConnSettings, drive};
 use crate::config::{ClusterSecret, RestApiConfig};
 use crate::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
 use crate::swarm::{FailureCause, StreamError, Streams, build_transport, classify};
@@ -121,17 +121,7 @@ pub async fn serve_with(
     }
     drop(incoming);
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::info!(
-            "REST API over libp2p: {} stream(s) still busy after {SHUTDOWN_GRACE:?}; closing them",
-            conns.len()
-        );
-    }
-    conns.abort_all();
+    super::server::drain(conns, "REST API over libp2p", "stream(s)").await;
     Ok(())
 }
 

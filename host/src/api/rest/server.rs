@@ -275,13 +275,19 @@ async fn accept_loop(
     }
     drop(listener);
     let _ = stop_tx.send(true);
+    drain(conns, "REST API", "connection(s)").await;
+}
+
+/// After a stop: gives the open connections [`SHUTDOWN_GRACE`] to finish, then closes the
+/// rest (shared by the TCP and the libp2p servers).
+pub(super) async fn drain(mut conns: JoinSet<()>, server: &str, what: &str) {
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while conns.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
         tracing::info!(
-            "REST API: {} connection(s) still busy after {SHUTDOWN_GRACE:?}; closing them",
+            "{server}: {} {what} still busy after {SHUTDOWN_GRACE:?}; closing them",
             conns.len()
         );
     }
