@@ -37,7 +37,7 @@ async fn start() -> TestNode {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/v0", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(pinfold::ipfs::rpc::serve(node.clone(), listener, async {
+    tokio::spawn(pinfold::ipfs::api::serve(node.clone(), listener, async {
         let _ = stopped.await;
     }));
     TestNode {

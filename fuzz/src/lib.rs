@@ -16,9 +16,9 @@ use std::cell::RefCell;
 
 use axum::body::Body;
 use bytes::Bytes;
-use pinfold::ipfs::rpc::error::ApiError;
-use pinfold::ipfs::rpc::multipart::{Entry, Limits, MultipartReader};
-use pinfold::ipfs::rpc::request::{
+use pinfold::ipfs::api::error::ApiError;
+use pinfold::http::multipart::{Entry, Limits, MultipartReader};
+use pinfold::ipfs::api::request::{
     COMMANDS, RpcRequest, format_go_duration, parse_go_duration, parse_go_int, parse_go_uint,
 };
 

@@ -1,20 +1,21 @@
 //! Pinfold: an IPFS Cluster peer in Rust.
 //!
-//! This crate holds the daemon's components, one module per component (see DESIGN.md):
-//! `ipfs` is the embedded IPFS node with its Kubo RPC API, `cli` the command-line front ends.
+//! One module per component; `ARCHITECTURE.md` at the repository root maps them and the
+//! rules on which may import which (checked by `scripts/check-layers.sh`).
 
 pub mod allocate;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod consensus;
-pub mod exchange;
+pub mod http;
 pub mod ipfs;
+pub mod ipfsconn;
+pub mod p2p;
 pub mod plugins;
-pub mod rpc;
 pub mod state;
-pub mod swarm;
 pub mod tracker;
 pub mod types;
 

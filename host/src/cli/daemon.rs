@@ -26,12 +26,12 @@ use crate::cluster::{
 };
 use crate::config::{ConfigFolder, InitOptions, ServiceConfig, process_env};
 use crate::consensus::{Consensus, node_id};
-use crate::exchange::{FetcherConfig, SwarmFetcher};
-use crate::ipfs::connector::{ConnectorConfig, IpfsConnector};
 use crate::ipfs::node::{Node, NodeOptions};
-use crate::rpc::{RaftPeers, RpcRequest, RpcResponse, RpcServer, SwarmRaftTransport};
+use crate::ipfsconn::{ConnectorConfig, IpfsConnector};
+use crate::p2p::exchange::{FetcherConfig, SwarmFetcher};
+use crate::p2p::rpc::{RaftPeers, RpcRequest, RpcResponse, RpcServer, SwarmRaftTransport};
+use crate::p2p::swarm::SwarmConfig;
 use crate::state::State;
-use crate::swarm::SwarmConfig;
 use crate::tracker::{PinTracker, TrackerConfig};
 use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
@@ -135,7 +135,7 @@ pub async fn run(
             let bound = listener.local_addr()?;
             println!("RPC API server listening on {}", socket_to_multiaddr(bound));
             let stop = stop_node.clone();
-            tokio::spawn(crate::ipfs::rpc::serve(
+            tokio::spawn(crate::ipfs::api::serve(
                 node.clone(),
                 listener,
                 async move { stop.cancelled().await },
@@ -165,7 +165,7 @@ pub async fn run(
     // the cluster swarm (its RPC handler is bound as the parts come up)
     let rpc = ClusterRpc::new();
     let raft = &service.consensus.raft;
-    let swarm = crate::swarm::start(
+    let swarm = crate::p2p::swarm::start(
         &loaded.identity.private_key,
         SwarmConfig::from_cluster(
             &service.cluster,
@@ -181,7 +181,7 @@ pub async fn run(
     let mut exchange = None;
     if let Some(node) = &node {
         fetcher.bind(swarm.streams());
-        exchange = Some(crate::exchange::serve(&swarm.streams(), node.clone())?);
+        exchange = Some(crate::p2p::exchange::serve(&swarm.streams(), node.clone())?);
     }
     let listen: Vec<String> = swarm
         .listen_addrs()
@@ -193,7 +193,8 @@ pub async fn run(
         tracing::info!("cluster swarm listening on {a}");
     }
     // who is who: the initial peerset, the peerstore's `/p2p/` ids, and whoever connects
-    let peerstore = crate::swarm::peerstore::read(&service.cluster.peerstore_path(folder.path()));
+    let peerstore =
+        crate::p2p::swarm::peerstore::read(&service.cluster.peerstore_path(folder.path()));
     let known = peerstore.iter().filter_map(p2p_id);
     let raft_peers = RaftPeers::new(raft.init_peerset.iter().copied().chain(known).chain([peer]));
     let net = ClusterNet {
@@ -242,7 +243,7 @@ pub async fn run(
         )
     };
     rpc.bind_consensus(consensus.clone());
-    crate::rpc::raft::serve_snapshots(&swarm.streams(), consensus.clone())?;
+    crate::p2p::rpc::raft::serve_snapshots(&swarm.streams(), consensus.clone())?;
     if !bootstrap_peers.is_empty() {
         join(&net, &options.bootstrap, &listen).await?;
     }

@@ -102,7 +102,7 @@ async fn daemon(args: DaemonArgs) -> anyhow::Result<()> {
     tracing::info!(repo = %args.repo.display(), peer_id = %node.peer_id(), "embedded IPFS node started");
     println!("RPC API server listening on {bound}");
     println!("Daemon is ready");
-    crate::ipfs::rpc::serve(node, listener, super::shutdown_signal()).await?;
+    crate::ipfs::api::serve(node, listener, super::shutdown_signal()).await?;
     tracing::info!("embedded IPFS node stopped");
     Ok(())
 }

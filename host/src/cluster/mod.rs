@@ -134,7 +134,7 @@ pub struct AddParams {
 pub type ClusterStream<T> = BoxStream<'static, ClusterResult<T>>;
 
 /// The source of an add: the parts of a multipart upload, as the APIs parse them.
-pub type AddInput = crate::ipfs::rpc::multipart::MultipartReader;
+pub type AddInput = crate::http::multipart::MultipartReader;
 
 /// Everything the APIs may ask of the cluster.
 pub trait ClusterApi: Send + Sync + 'static {

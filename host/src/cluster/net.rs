@@ -60,9 +60,9 @@ use tokio::time::Instant;
 use super::peer::Cluster;
 use super::{ClusterError, ClusterResult};
 use crate::consensus::{Consensus, ConsensusError, node_id};
-use crate::rpc::{RaftPeers, RpcError, RpcHandler, RpcReply, RpcRequest, RpcResponse};
+use crate::p2p::rpc::{RaftPeers, RpcError, RpcHandler, RpcReply, RpcRequest, RpcResponse};
+use crate::p2p::swarm::SwarmHandle;
 use crate::state::Op;
-use crate::swarm::SwarmHandle;
 use crate::types::{PinInfoShort, Timestamp, TrackerStatus};
 
 /// Pins per `StatusAll` call of a listing.
@@ -108,7 +108,7 @@ impl ClusterNet {
         tokio::spawn(async move {
             loop {
                 match notices.recv().await {
-                    Ok(crate::swarm::SwarmNotice::Connected { peer, .. }) => {
+                    Ok(crate::p2p::swarm::SwarmNotice::Connected { peer, .. }) => {
                         table.insert(peer);
                     }
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -513,7 +513,7 @@ impl RpcHandler for ClusterRpc {
         if let RpcRequest::Raft { messages } = request {
             let reply = match self.consensus.get() {
                 Some(c) => {
-                    crate::rpc::raft::deliver(c, &caller, messages).map(|()| RpcResponse::Done)
+                    crate::p2p::rpc::raft::deliver(c, &caller, messages).map(|()| RpcResponse::Done)
                 }
                 None => Err(RpcError::Failed("raft is starting".into())),
             };
@@ -535,7 +535,7 @@ async fn serve(c: Arc<Cluster>, caller: PeerId, request: RpcRequest) -> RpcReply
             .map(RpcResponse::IpfsId)
             .map_err(RpcError::Failed),
         RpcRequest::Version => Ok(RpcResponse::Version {
-            version: crate::api::rest::routes::API_VERSION.to_string(),
+            version: crate::types::API_VERSION.to_string(),
         }),
         RpcRequest::RepoStat => {
             let s = c.ipfs.repo_stat().await.map_err(rpc_failed)?;

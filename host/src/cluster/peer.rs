@@ -29,9 +29,9 @@ use super::{
 use crate::allocate;
 use crate::consensus::Consensus;
 use crate::ipfs::adder::{self, AddError, AddEvent, AddSettings, BlockSink};
-use crate::ipfs::connector::IpfsConnector;
 use crate::ipfs::unixfs::file::{Block, ImportOptions};
-use crate::rpc::{RpcRequest, RpcResponse};
+use crate::ipfsconn::IpfsConnector;
+use crate::p2p::rpc::{RpcRequest, RpcResponse};
 use crate::state::{Op, State};
 use crate::tracker::PinTracker;
 use crate::types::{
@@ -647,7 +647,7 @@ impl Cluster {
             addresses: self.settings.addresses.clone(),
             cluster_peers: members.iter().map(|p| p.to_base58()).collect(),
             cluster_peers_addresses,
-            version: crate::api::rest::routes::API_VERSION.to_string(),
+            version: crate::types::API_VERSION.to_string(),
             commit: String::new(),
             rpc_protocol_version: crate::RPC_PROTOCOL.to_string(),
             error: String::new(),

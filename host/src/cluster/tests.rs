@@ -9,9 +9,9 @@ use futures::StreamExt;
 
 use super::*;
 use crate::consensus::{Consensus, node_id};
-use crate::ipfs::connector::{ConnectorConfig, IpfsConnector};
 use crate::ipfs::hash::{HashFn, RAW};
 use crate::ipfs::node::{Node, NodeOptions};
+use crate::ipfsconn::{ConnectorConfig, IpfsConnector};
 use crate::state::State;
 use crate::tracker::{PinTracker, TrackerConfig};
 use crate::types::{PinMode, TrackerStatus, TrackerStatusFilter};
@@ -31,7 +31,7 @@ async fn start(pin_timeout: Duration) -> Harness {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(crate::ipfs::rpc::serve(
+    tokio::spawn(crate::ipfs::api::serve(
         node.clone(),
         listener,
         futures::future::pending(),

@@ -3,7 +3,7 @@
 //! The driver hands every outbound raft message to a [`RaftTransport`]; inbound messages come
 //! back through [`super::Consensus::step`]. A single-peer cluster uses [`NoTransport`].
 //!
-//! The multi-peer transport ([`crate::rpc::SwarmRaftTransport`]) carries messages over the libp2p swarm in our own
+//! The multi-peer transport ([`crate::p2p::rpc::SwarmRaftTransport`]) carries messages over the libp2p swarm in our own
 //! serde encoding, **not** as protobuf: raft-proto pins protobuf 2.28, whose parser is affected
 //! by RUSTSEC-2024-0437 (stack overflow on crafted input, fixed only in protobuf ≥ 3.7.2), so
 //! bytes from the network must never reach protobuf 2 parsing. (ConfChange entries inside the

@@ -17,10 +17,10 @@ use bytes::Bytes;
 use cid::Cid;
 use tokio::sync::mpsc;
 
-use super::rpc::error::ApiError;
-use super::rpc::multipart::{EntryKind, MultipartReader};
+use super::api::error::ApiError;
 use super::unixfs::dir::DirBuilder;
 use super::unixfs::file::{Block, FileImporter, ImportOptions, Metadata};
+use crate::http::multipart::{EntryKind, MultipartReader};
 
 /// How to add.
 #[derive(Debug, Clone)]

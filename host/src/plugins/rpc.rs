@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::set::PluginSet;
 use super::{AuthzRequest, Credentials, Decision, EndpointKind, PeerTrust, RemotePeer};
-use crate::rpc::{Caller, RpcAuthorizer};
+use crate::p2p::rpc::{Caller, RpcAuthorizer};
 
 /// Authorizes cluster RPC calls with the authorization plugin (see the module docs).
 #[derive(Debug, Clone)]

@@ -756,8 +756,8 @@ fn derived_cors(rest: Option<&RestApiConfig>) -> Map<String, Value> {
 mod tests {
     use super::*;
     use crate::config::BasicAuthCredentials;
+    use crate::p2p::rpc::{Caller, IpfsClusterPolicy, RpcAuthorizer};
     use crate::plugins::{BasicCredentials, Credentials, Decision, EndpointKind, Grant};
-    use crate::rpc::{Caller, IpfsClusterPolicy, RpcAuthorizer};
     use std::collections::BTreeMap;
 
     fn service_with_users(users: &[(&str, &str)]) -> ServiceConfig {
@@ -925,9 +925,9 @@ mod tests {
             .unwrap();
         let plugin = crate::plugins::PluginRpcAuthorizer::new(set);
         let peer = libp2p_identity::PeerId::random();
-        let mut methods: Vec<&str> = crate::rpc::GO_OPEN
+        let mut methods: Vec<&str> = crate::p2p::rpc::GO_OPEN
             .iter()
-            .chain(crate::rpc::GO_TRUSTED)
+            .chain(crate::p2p::rpc::GO_TRUSTED)
             .copied()
             .collect();
         methods.extend([

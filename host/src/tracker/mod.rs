@@ -25,7 +25,7 @@ use libp2p_identity::PeerId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ipfs::connector::{ConnectorError, IpfsConnector};
+use crate::ipfsconn::{ConnectorError, IpfsConnector};
 use crate::types::{Pin, PinInfoShort, PinMode, PinType, Timestamp, TrackerStatus};
 
 /// The tracker's settings (`pin_tracker.stateless`).

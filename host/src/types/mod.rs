@@ -9,6 +9,10 @@
 //! Deliberate differences: `mode=direct` on `POST /pins/{cid}` really pins direct (Go forces
 //! recursive there); `max_depth` is derived from the mode rather than the other way round.
 
+/// The IPFS Cluster release whose REST API and wire types Pinfold reproduces (`GET /version`,
+/// `--version`).
+pub const API_VERSION: &str = "1.1.6";
+
 mod status;
 mod time_json;
 

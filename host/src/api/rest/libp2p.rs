@@ -49,8 +49,8 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 use super::access::{ConnInfo, RemotePeer};
 use super::server::{ConnSettings, drive};
 use crate::config::{ClusterSecret, RestApiConfig};
-use crate::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
-use crate::swarm::{FailureCause, StreamError, Streams, build_transport, classify};
+use crate::p2p::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
+use crate::p2p::swarm::{FailureCause, StreamError, Streams, build_transport, classify};
 
 /// The protocol id, as go-libp2p-http's.
 pub const PROTOCOL: &str = "/libp2p-http";

@@ -1,8 +1,7 @@
 //! IPFS Cluster's REST API (`api/rest`): the server (routes behind the access layer,
-//! NDJSON streams, TLS) and the client `pinfold-ctl` uses.
+//! NDJSON streams, TLS). The client `pinfold-ctl` uses is `crate::client`.
 
 pub mod access;
-pub mod client;
 pub mod libp2p;
 pub mod routes;
 pub mod server;

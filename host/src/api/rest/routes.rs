@@ -80,15 +80,14 @@ use super::access::{
     AccessLayer, AuthScheme, ConnInfo, CorsDecision, Decision, Denial, KeepContentType, Principal,
     RequestInfo,
 };
-use super::client::{Alert, BandwidthByProtocol, ConnectGraph, Version};
 use super::stream::{StreamOptions, accepts_trailers, json_array, ndjson};
+use crate::client::{Alert, BandwidthByProtocol, ConnectGraph, Version};
 use crate::cluster::{AddParams, ClusterApi, ClusterError, PinTypeSet};
-use crate::ipfs::rpc::error::go_quote;
-use crate::ipfs::rpc::multipart::{MultipartReader, parse_media_type};
+use crate::http::multipart::{MultipartReader, parse_media_type};
+use crate::ipfs::api::error::go_quote;
 use crate::types::{PeerDescription, PinOptions, Timestamp, TrackerStatusFilter};
 
-/// The version `GET /version` reports: the IPFS Cluster release this API reproduces.
-pub const API_VERSION: &str = "1.1.6";
+use crate::types::API_VERSION;
 
 /// Per-CID status lookups of `GET /pins?cids=` run at most this many at a time.
 const STATUS_CIDS_CONCURRENCY: usize = 32;

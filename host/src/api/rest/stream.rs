@@ -63,7 +63,7 @@ pub struct StreamOptions {
 
 /// Whether the request's `TE` header lists `trailers`.
 pub fn accepts_trailers(headers: &HeaderMap) -> bool {
-    crate::ipfs::rpc::error::client_accepts_trailers(headers)
+    crate::ipfs::api::error::client_accepts_trailers(headers)
 }
 
 /// Answers a stream of items as NDJSON (see the module docs).

@@ -33,8 +33,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use super::client::{self, Client, ClientConfig};
 use super::server::{RestError, serve};
+use crate::client::{self, Client, ClientConfig};
 use crate::cluster::{
     AddInput, AddParams, ClusterApi, ClusterError, ClusterResult, ClusterStream, PinTypeSet,
 };
@@ -1769,8 +1769,8 @@ mod over_libp2p {
     use crate::api::rest::access::{AccessLayer, ConnInfo, RemotePeer};
     use crate::api::rest::libp2p::{Libp2pHttpError, Tunnel, serve as serve_p2p};
     use crate::config::ClusterSecret;
-    use crate::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
-    use crate::swarm::{SwarmConfig, SwarmHandle};
+    use crate::p2p::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
+    use crate::p2p::swarm::{SwarmConfig, SwarmHandle};
 
     struct NoRpc;
 
@@ -1793,7 +1793,7 @@ mod over_libp2p {
         let local = key.public().to_peer_id();
         let mut cfg = SwarmConfig::new(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()], secret);
         cfg.handshake_timeout = Duration::from_secs(10);
-        let swarm = crate::swarm::start(&key, cfg, RpcServer::new(local, Arc::new(NoRpc)))
+        let swarm = crate::p2p::swarm::start(&key, cfg, RpcServer::new(local, Arc::new(NoRpc)))
             .await
             .unwrap();
         let addr = swarm.listen_addrs().await.unwrap()[0]

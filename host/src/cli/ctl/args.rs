@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::api::rest::client::DEFAULT_API_ADDR;
+use crate::client::DEFAULT_API_ADDR;
 
 /// The `Description` of Go's app.
 pub const DESCRIPTION: &str = "\

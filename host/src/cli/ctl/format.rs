@@ -21,7 +21,7 @@
 use serde::Serialize;
 
 use super::humanize;
-use crate::api::rest::client::{Alert, BandwidthByProtocol, ClientError, Version};
+use crate::client::{Alert, BandwidthByProtocol, ClientError, Version};
 use crate::types::{
     AddedOutput, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinMode, PinType,
     Timestamp, format_rfc3339,
@@ -297,7 +297,7 @@ mod tests {
     use libp2p_identity::PeerId;
 
     use super::*;
-    use crate::api::rest::client::Bandwidth;
+    use crate::client::Bandwidth;
     use crate::types::{
         IpfsId, PinInfoShort, PinOptions, RepoGc, RepoGcKey, TrackerStatus, parse_rfc3339,
     };

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::rest::client::ConnectGraph;
+use crate::client::ConnectGraph;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum NodeType {

@@ -3,7 +3,7 @@
 //!
 //! # What it owns
 //! Parsing the command line ([`args`]), running each command through the REST client
-//! ([`crate::api::rest::client`]), printing as Go prints ([`format`], [`graph`],
+//! ([`crate::client`]), printing as Go prints ([`format`], [`graph`],
 //! [`humanize`]) and exiting with Go's codes. [`run`] does everything with the output streams
 //! passed in and returns the exit code, so tests drive the whole program in-process.
 //!
@@ -58,7 +58,7 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 use serde::Serialize;
 
-use crate::api::rest::client::{
+use crate::client::{
     AddParams, AddSource, Client, ClientConfig, ClientError, MultipartUpload, PinTypeFilter,
 };
 use crate::types::{
@@ -521,9 +521,9 @@ impl Ctl<'_, '_> {
         }
     }
 
-    async fn stream<T: Serialize + crate::api::rest::client::FromWire>(
+    async fn stream<T: Serialize + crate::client::FromWire>(
         &mut self,
-        s: Result<crate::api::rest::client::ItemStream<T>, ClientError>,
+        s: Result<crate::client::ItemStream<T>, ClientError>,
         text: fn(&T) -> String,
     ) -> Res {
         let mut s = s.map_err(|e| self.fail(&e))?;
@@ -765,7 +765,7 @@ impl Ctl<'_, '_> {
             }
             HealthCommand::Alerts => {
                 let r = self.client.alerts().await;
-                self.respond(r, |v: &Vec<crate::api::rest::client::Alert>| {
+                self.respond(r, |v: &Vec<crate::client::Alert>| {
                     let now = Timestamp::now().unix_nanos();
                     v.iter().map(|a| format::alert_text(a, now)).collect()
                 })

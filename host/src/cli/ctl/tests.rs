@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 
 use super::{Io, run};
-use crate::api::rest::client::{
+use crate::client::{
     AddParams, AddSource, Client, ClientConfig, ClientError, MultipartUpload, PinTypeFilter,
 };
 

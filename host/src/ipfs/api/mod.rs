@@ -11,7 +11,6 @@ pub mod cmd_files;
 pub mod cmd_node;
 pub mod cmd_pins;
 pub mod error;
-pub mod multipart;
 pub mod request;
 pub mod server;
 

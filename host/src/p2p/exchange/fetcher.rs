@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use super::{PROTOCOL, wire};
 use crate::ipfs::fetch::{BlockFetcher, FetchError};
 use crate::ipfs::hash;
-use crate::swarm::Streams;
-use crate::swarm::compat::PeerId;
+use crate::p2p::swarm::Streams;
+use crate::p2p::swarm::compat::PeerId;
 
 /// Limits and pacing of the client side.
 #[derive(Debug, Clone)]

@@ -20,9 +20,9 @@ use tokio::time::Instant;
 
 use super::cmd_files::parse_path;
 use super::error::ApiError;
-use super::multipart::{EntryKind, MultipartReader};
 use super::request::RpcRequest;
 use super::server::{Emitter, Input, RpcResult, bytes_stream, json, ndjson_from};
+use crate::http::multipart::{EntryKind, MultipartReader};
 use crate::ipfs::car;
 use crate::ipfs::dagpb::PbNode;
 use crate::ipfs::hash::{self, HashFn};

@@ -44,8 +44,8 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 
 use super::{RpcError, RpcRequest};
 use crate::consensus::{Consensus, RaftTransport, node_id};
-use crate::swarm::SwarmHandle;
-use crate::swarm::compat::PeerId;
+use crate::p2p::swarm::SwarmHandle;
+use crate::p2p::swarm::compat::PeerId;
 
 /// A raft log entry on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,9 +378,9 @@ pub async fn read_message<R: futures::AsyncRead + Unpin>(
 /// Receives large raft messages ([`SNAPSHOT_PROTOCOL`]) and steps them into `consensus`
 /// (two at a time; more are refused and raft sends them again). Runs until the swarm stops.
 pub fn serve_snapshots(
-    streams: &crate::swarm::Streams,
+    streams: &crate::p2p::swarm::Streams,
     consensus: Arc<Consensus>,
-) -> Result<(), crate::swarm::StreamError> {
+) -> Result<(), crate::p2p::swarm::StreamError> {
     let mut incoming = streams.accept(SNAPSHOT_PROTOCOL)?;
     let busy = Arc::new(tokio::sync::Semaphore::new(2));
     tokio::spawn(async move {

@@ -11,10 +11,10 @@ use super::raft::{RaftSnapshot, deliver};
 use super::*;
 use crate::config::ClusterSecret;
 use crate::consensus::{Consensus, ConsensusError, RaftConfig, node_id};
+use crate::p2p::swarm::compat::Multiaddr;
+use crate::p2p::swarm::{self, SwarmConfig, SwarmHandle};
 use crate::state::State;
 use crate::state::tests::{test_cid, test_pin};
-use crate::swarm::compat::Multiaddr;
-use crate::swarm::{self, SwarmConfig, SwarmHandle};
 
 fn peer() -> PeerId {
     libp2p_identity::Keypair::generate_ed25519()
@@ -617,7 +617,7 @@ async fn rpc_three_consensus_peers_over_the_swarm_elect_and_replicate() {
 
 #[tokio::test]
 async fn rpc_large_raft_messages_stream_as_length_prefixed_frames() {
-    use crate::rpc::raft::{INLINE_BYTES, read_message, write_message};
+    use crate::p2p::rpc::raft::{INLINE_BYTES, read_message, write_message};
     // a snapshot message larger than one RPC request may be
     let mut m = sample_message();
     m.msg_type = MessageType::MsgSnapshot;
@@ -625,7 +625,7 @@ async fn rpc_large_raft_messages_stream_as_length_prefixed_frames() {
     let data: Vec<u8> = (0..(40u32 << 20)).map(|i| (i % 251) as u8).collect();
     msg.snapshot.as_mut().expect("sample has a snapshot").data = data;
     assert!(msg.approx_size() > INLINE_BYTES);
-    assert!(msg.approx_size() as u64 > crate::rpc::MAX_REQUEST_BYTES);
+    assert!(msg.approx_size() as u64 > crate::p2p::rpc::MAX_REQUEST_BYTES);
     let mut wire = futures::io::Cursor::new(Vec::new());
     write_message(&mut wire, &msg).await.unwrap();
     let bytes = wire.into_inner();

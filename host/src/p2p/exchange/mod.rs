@@ -81,7 +81,7 @@ use futures::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
 use crate::ipfs::node::Node;
-use crate::swarm::{StreamError, Streams};
+use crate::p2p::swarm::{StreamError, Streams};
 
 pub use fetcher::{FetcherConfig, FetcherStats, SwarmFetcher};
 

@@ -10,7 +10,7 @@
 //!   IPFS Cluster's open/trusted/closed table from `rpc_policy.go`, transcribed below).
 //! * The server side ([`RpcServer`]): authorize, then run the [`RpcHandler`] under the
 //!   caller's deadline; answers `Unauthorized` / `UnknownMethod` / `DeadlineExceeded` clearly.
-//!   The client side is [`crate::swarm::SwarmHandle::call`].
+//!   The client side is [`crate::p2p::swarm::SwarmHandle::call`].
 //! * The raft message mirror and the libp2p [`crate::consensus::RaftTransport`] ([`raft`]).
 //!
 //! # Methods and their policy names
@@ -47,7 +47,7 @@
 //! [`MAX_REQUEST_BYTES`] (32 MiB; appends are batched to [`raft::BATCH_BYTES`], and raft
 //! messages above [`raft::INLINE_BYTES`] — snapshots — go on their own stream, see [`raft`])
 //! and responses to [`MAX_RESPONSE_BYTES`]; bulk data does not ride on RPC: blocks travel on
-//! the block exchange's own protocol ([`crate::exchange`]), pinset listings a page per call
+//! the block exchange's own protocol ([`crate::p2p::exchange`]), pinset listings a page per call
 //! (`StatusAll`).
 //!
 //! # Unknown methods
@@ -68,7 +68,7 @@ use cid::Cid;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::swarm::compat::PeerId;
+use crate::p2p::swarm::compat::PeerId;
 use crate::types::{IpfsId, Metric, PeerDescription, Pin, PinInfoShort};
 pub use raft::{RaftEntry, RaftMessage, RaftPeers, SwarmRaftTransport};
 

@@ -4,7 +4,7 @@
 //! One libp2p `Swarm` per peer, run by one tokio task ([`start`]); the rest of the daemon talks
 //! to it through a cloneable [`SwarmHandle`] (commands on a channel, answers on oneshots). The
 //! swarm carries: identify (listen addresses and agent), ping (liveness, RTT), connection limits,
-//! and the cluster RPC ([`crate::rpc`]) as a request-response behaviour. Nothing else: no mDNS,
+//! and the cluster RPC ([`crate::p2p::rpc`]) as a request-response behaviour. Nothing else: no mDNS,
 //! no DHT, no relay, no autonat. The swarm dials only what it is given — `peer_addresses`, the
 //! peerstore file's lines, [`SwarmHandle::dial`] — and the addresses those peers reported about
 //! themselves when an RPC has to reach one of them again.
@@ -73,7 +73,7 @@ use libp2p::{
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::config::{ClusterConfig, ClusterSecret};
-use crate::rpc::{
+use crate::p2p::rpc::{
     MAX_DEADLINE, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, RpcEnvelope, RpcError, RpcReply,
     RpcRequest, RpcResponse, RpcServer,
 };

@@ -7,7 +7,7 @@
 //!   a request goes to the first address and moves to the next one only when the request could
 //!   not be made at all (Go's error code 0); an answer from a server, even an error, is final.
 //!   `/p2p/` addresses go through REST over libp2p: `pinfold-ctl` opens a
-//!   [`super::libp2p::Tunnel`] and sets [`ClientConfig::unix_socket`]; without it they, `/dnsaddr/`
+//!   [`crate::api::rest::libp2p::Tunnel`] and sets [`ClientConfig::unix_socket`]; without it they, `/dnsaddr/`
 //!   and `/unix/` addresses are refused with a clear error.
 //! * Authentication: HTTP basic auth (`user:pass`, sent on every request as Go does) or a bearer
 //!   token; TLS with rustls (ring), optionally without certificate checks; a whole-request timeout
@@ -94,10 +94,10 @@ pub struct ClientConfig {
     /// Limit on a whole request, body included (`None`: no limit, Go's `--timeout 0`).
     pub timeout: Option<Duration>,
     /// The 32-byte cluster secret for the libp2p endpoint (used by `pinfold-ctl` to open the
-    /// tunnel of [`super::libp2p::Tunnel`]).
+    /// tunnel of [`crate::api::rest::libp2p::Tunnel`]).
     pub secret: Option<Vec<u8>>,
     /// Send every request through this Unix socket instead: the local end of a
-    /// [`super::libp2p::Tunnel`]. The first host (`…/p2p/<peer id>`) only names the peer then.
+    /// [`crate::api::rest::libp2p::Tunnel`]. The first host (`…/p2p/<peer id>`) only names the peer then.
     pub unix_socket: Option<PathBuf>,
 }
 

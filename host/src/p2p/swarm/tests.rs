@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 
 use super::*;
-use crate::rpc::RpcHandler;
+use crate::p2p::rpc::RpcHandler;
 
 struct Versions;
 

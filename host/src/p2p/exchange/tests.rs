@@ -15,9 +15,9 @@ use crate::ipfs::node::{Node, NodeError, NodeOptions};
 use crate::ipfs::pins::PinMode;
 use crate::ipfs::unixfs::file::{Block, ImportOptions, Metadata, import_bytes};
 use crate::ipfs::unixfs::reader::{BlockSource, ReadError, file_reader};
-use crate::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
-use crate::swarm::compat::{Multiaddr, PeerId};
-use crate::swarm::{SwarmConfig, SwarmHandle};
+use crate::p2p::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
+use crate::p2p::swarm::compat::{Multiaddr, PeerId};
+use crate::p2p::swarm::{SwarmConfig, SwarmHandle};
 
 struct Versions;
 
@@ -37,7 +37,7 @@ pub(crate) async fn start_swarm(secret: Option<ClusterSecret>) -> (SwarmHandle, 
     let local = key.public().to_peer_id();
     let mut cfg = SwarmConfig::new(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()], secret);
     cfg.handshake_timeout = Duration::from_secs(10); // a loaded machine
-    let h = crate::swarm::start(&key, cfg, RpcServer::new(local, Arc::new(Versions)))
+    let h = crate::p2p::swarm::start(&key, cfg, RpcServer::new(local, Arc::new(Versions)))
         .await
         .unwrap();
     let addr = h.listen_addrs().await.unwrap()[0]
@@ -265,7 +265,7 @@ async fn exchange_fetch_waits_until_a_peer_gets_the_block() {
 }
 
 /// Answers every want with bytes that do not match the CID.
-fn serve_corrupt(streams: &crate::swarm::Streams) -> tokio::task::JoinHandle<()> {
+fn serve_corrupt(streams: &crate::p2p::swarm::Streams) -> tokio::task::JoinHandle<()> {
     let mut incoming = streams.accept(PROTOCOL).unwrap();
     tokio::spawn(async move {
         while let Some((_, stream)) = incoming.next().await {

@@ -18,9 +18,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::multipart::MultipartReader;
 use super::request::RpcRequest;
 use super::server::{Emitter, Input, RpcResult, bytes_stream, json, ndjson_from};
+use crate::http::multipart::MultipartReader;
 use crate::ipfs::adder::{self, AddError, AddEvent, AddSettings, BlockSink, Discard};
 use crate::ipfs::node::Node;
 use crate::ipfs::pins::PinMode;
