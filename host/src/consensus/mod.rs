@@ -27,24 +27,10 @@
 //! So a batch costs two fsyncs whatever its size: throughput grows with concurrency instead of
 //! being capped at ~1/(2 × fsync latency). There is no linger timer: batching comes for free
 //! from the time the previous batch spends on disk, so a lone caller is not delayed.
-//! Measured by `consensus::tests::consensus_group_commit_throughput` (debug build, one run,
-//! a 2-vCPU VM whose `fdatasync` took 4.2 ms at the time): **1 caller: 106 pins/s** (one entry
-//! per pin, two fsyncs each — the disk's floor), **64 callers: 1,616 pins/s** (~40 pins per
-//! entry). Past that the cost is CPU of the debug build (JSON of the pins three times: entry,
-//! State row, broadcast clone), not the disk.
-//!
-//! Three peers against etcd (`scripts/bench-cluster.sh`, release build, all on one 2-core VM
-//! shared with another engineer's builds, so noisy; two runs): C=1 on the leader **184 / 192
-//! pins/s** (p50 4.8 ms) vs etcd 3.4 **522 / 735 puts/s** (p50 1.2–1.8 ms); C=256 on the
-//! leader **4,612 / 5,007 pins/s** (p50 ~50 ms) vs etcd **5,274 / 7,320 puts/s**: a ratio of
-//! 0.68–0.87×, short of the 1.5× aim. Why, as far as measured: a pin costs three
-//! fsyncs on its path (leader log ‖ follower log, then the leader's State transaction) where
-//! etcd pays one (WAL; its bbolt backend commits every 100 ms, off the path), which is the
-//! whole C=1 gap; at C=256 the machine is CPU-bound (perf: no dominant symbol — HTTP, JSON,
-//! redb, allocation spread over the three peers, the raft driver threads ~20 % of the
-//! samples), so the next gains are taking the State's fsync off the path (apply with
-//! deferred durability: the log is durable and replays into the State at startup; this is in
-//! `state`, outside this change) and less work per pin, not more batching.
+//! Measured figures (group commit alone, one peer, three peers against etcd) and what limits
+//! them are in `docs/benchmarks.md`: in short, a pin waits for three fsyncs on its path (leader
+//! log ‖ follower log, then the leader's State transaction) where etcd waits for one, and the
+//! next gains are taking the State's fsync off the path and less CPU per pin.
 //!
 //! # Durability and crash safety
 //! `log_pin` returns `Ok` only after its entry is in the durable log AND applied in the

@@ -36,10 +36,9 @@
 //!
 //! # Isolation: resident instances, discarded on any failure
 //!
-//! Measured with `tests.rs::instance_model_costs` on the 2-core build machine, for one
-//! authorization decision (a full `authz-request` record): in a **release** build a call on a
-//! warm, resident instance takes 1.6–3.1 µs and a fresh pooled instance plus `init` plus the call
-//! 32–50 µs (15–20× more); in a debug build, under load, 38–83 µs against 370–590 µs. Policy
+//! A call on a warm, resident instance costs an order of magnitude less than a fresh pooled
+//! instance plus `init` plus the call (`tests.rs::instance_model_costs`; figures in
+//! `docs/benchmarks.md`). Policy
 //! decisions sit on every request, so by default each plugin keeps a small pool of resident
 //! instances (up to [`PluginLimits::max_idle_instances`] idle, at most
 //! [`PluginLimits::max_concurrent_calls`] in use; more callers wait rather than fail); every
@@ -77,36 +76,10 @@
 //!
 //! # Cost on the request path (`cargo bench -p pinfold --bench plugins`)
 //!
-//! Release build, 2-core build machine shared with other builds, 2026-11-29 (one run; the
-//! machine is noisy, compare ratios):
-//!
-//! | what | time |
-//! |---|---|
-//! | authz-default decision, Basic user (2 configured), resident instance | 6.9 µs |
-//! | the same, fresh instance per call | 73 µs |
-//! | the same, answered by the decision cache | 0.34 µs |
-//! | cors-default decision, resident / fresh / cached | 2.5 µs / 49 µs / 0.34 µs |
-//! | REST adapter (both decisions, WIT records, HTTP headers), cached / uncached | 1.8–2.2 µs / 9.1–11.7 µs |
-//!
-//! REST throughput, `GET /version` with Basic auth and an `Origin`, 4 keep-alive clients in
-//! the same process as the server, the plugins against the same server whose access layer
-//! allows everything, interleaved rounds of 20 000 requests:
-//!
-//! * repeated requests (decision cache hits): 78 744 against 90 637 req/s, **the plugins cost
-//!   13.1 %** of throughput (ratio 0.869; 15.6 % in an earlier run);
-//! * every request different (`?n=<counter>`: every decision enters wasm): 52 675 against
-//!   86 031 req/s, **38.8 %** (ratio 0.612; 39.8 % earlier). Without the decision cache the
-//!   first measurement of repeated requests was 50 % (ratio 0.50).
-//!
-//! The aim was under 5 %: not met on this route. `GET /version` is the lightest route (no
-//! cluster call; ~11 µs a request, client included), so any per-request work shows; on routes
-//! that reach the cluster (state reads, raft commits, IPFS calls) the same ~2 µs (cached) or
-//! ~10 µs (uncached) is a smaller share. The earlier figures of this essay (1.6–3.1 µs a
-//! resident call) were for the fixture authorizer; `authz-default`'s Basic check hashes the
-//! password once per configured user inside wasm. What is left to gain: the cached path still builds the
-//! WIT records, hashes them twice and converts the answer into `HeaderMap`s (1.8 µs); keying
-//! an adapter-level cache on the raw head fields and caching the finished headers would bring
-//! it near the 0.34 µs of a bare cache hit.
+//! Decision costs (resident, fresh, cached) and REST throughput with and without the plugins
+//! are in `docs/benchmarks.md`. The decision cache makes a repeated request cost a hash and a
+//! lookup; a request that enters wasm costs a few µs, which shows on the lightest routes
+//! (`GET /version`) and is a small share of any route that reaches the cluster.
 //!
 //! # Not yet here
 //!

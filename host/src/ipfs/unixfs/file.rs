@@ -44,9 +44,7 @@
 //! exactly once. [`FileImporter::push`] returns finished blocks immediately; the caller owns
 //! storing them.
 //!
-//! Measured (release, one core, 1 GiB in 1 MiB pushes, block bytes returned but not stored):
-//! about 1 GiB/s with default options, against about 190 MiB/s for coreutils `sha256sum` on the
-//! same machine; sha2 uses SHA-NI through runtime detection. Storing the blocks is extra.
+//! Measured throughput against `sha256sum`: `docs/benchmarks.md`.
 //!
 //! # Metadata and raw leaves
 //! A raw block cannot carry mode/mtime. boxo, if asked for raw leaves *and* metadata, silently

@@ -50,10 +50,9 @@
 //!   per block).
 //!
 //! # Measured
-//! 64 MiB pinned from one local peer by another (release build, 2 shared cores, load ≈ 3.5,
-//! both blockstores on disk; `exchange_throughput_64mib`, ignored by default): 256 KiB blocks
-//! 76–148 MiB/s, 64 KiB blocks 82–98 MiB/s, up to 57 wants per stream, 4 streams at once. A
-//! debug build moves ~3.5 MiB/s (unoptimised noise/pnet ciphers and yamux).
+//! `exchange_throughput_64mib` (ignored by default; run it in release): figures in
+//! `docs/benchmarks.md`. A debug build is an order of magnitude slower (unoptimised
+//! noise/pnet ciphers and yamux).
 //!
 //! # Server defaults ([`ServerConfig`])
 //! At most 64 inbound streams are served at once; a stream beyond that is reset at once (the
