@@ -146,12 +146,31 @@ impl From<&Entry> for RaftEntry {
     }
 }
 
+/// Why a raft message could not cross the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum RaftWireError {
+    #[error("unknown raft entry type {0}")]
+    UnknownEntryType(i32),
+    #[error("unknown raft message type {0}")]
+    UnknownMessageType(i32),
+    #[error("a {len}-byte raft message exceeds the {max}-byte limit")]
+    TooLarge { len: u64, max: u64 },
+    #[error("raft message stream: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("raft message encoding: {0}")]
+    Encode(#[from] serde_ipld_dagcbor::EncodeError<std::collections::TryReserveError>),
+    #[error("raft message decoding: {0}")]
+    Decode(#[from] serde_ipld_dagcbor::DecodeError<std::convert::Infallible>),
+    #[error("opening a raft stream: {0}")]
+    Stream(#[from] crate::p2p::swarm::StreamError),
+}
+
 impl TryFrom<RaftEntry> for Entry {
-    type Error = String;
-    fn try_from(e: RaftEntry) -> Result<Entry, String> {
+    type Error = RaftWireError;
+    fn try_from(e: RaftEntry) -> Result<Entry, RaftWireError> {
         Ok(Entry {
             entry_type: EntryType::from_i32(e.entry_type)
-                .ok_or_else(|| format!("unknown raft entry type {}", e.entry_type))?,
+                .ok_or(RaftWireError::UnknownEntryType(e.entry_type))?,
             term: e.term,
             index: e.index,
             data: Bytes::from(e.data),
@@ -228,11 +247,11 @@ impl From<&Message> for RaftMessage {
 }
 
 impl TryFrom<RaftMessage> for Message {
-    type Error = String;
-    fn try_from(m: RaftMessage) -> Result<Message, String> {
+    type Error = RaftWireError;
+    fn try_from(m: RaftMessage) -> Result<Message, RaftWireError> {
         let mut out = Message {
             msg_type: MessageType::from_i32(m.msg_type)
-                .ok_or_else(|| format!("unknown raft message type {}", m.msg_type))?,
+                .ok_or(RaftWireError::UnknownMessageType(m.msg_type))?,
             to: m.to,
             from: m.from,
             term: m.term,
@@ -322,10 +341,7 @@ impl SwarmRaftTransport {
         rt.spawn(async move {
             let size = message.approx_size();
             let sent = async {
-                let mut stream = streams
-                    .open(peer, SNAPSHOT_PROTOCOL)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut stream = streams.open(peer, SNAPSHOT_PROTOCOL).await?;
                 write_message(&mut stream, &message).await
             };
             match sent.await {
@@ -347,13 +363,11 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
 pub async fn write_message<W: futures::AsyncWrite + Unpin>(
     w: &mut W,
     message: &RaftMessage,
-) -> Result<(), String> {
-    let body = serde_ipld_dagcbor::to_vec(message).map_err(|e| e.to_string())?;
-    w.write_all(&(body.len() as u64).to_be_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    w.write_all(&body).await.map_err(|e| e.to_string())?;
-    w.close().await.map_err(|e| e.to_string())
+) -> Result<(), RaftWireError> {
+    let body = serde_ipld_dagcbor::to_vec(message)?;
+    w.write_all(&(body.len() as u64).to_be_bytes()).await?;
+    w.write_all(&body).await?;
+    Ok(w.close().await?)
 }
 
 /// Reads one frame written by [`write_message`], refusing frames over `max` bytes before
@@ -361,18 +375,16 @@ pub async fn write_message<W: futures::AsyncWrite + Unpin>(
 pub async fn read_message<R: futures::AsyncRead + Unpin>(
     r: &mut R,
     max: u64,
-) -> Result<RaftMessage, String> {
+) -> Result<RaftMessage, RaftWireError> {
     let mut len = [0u8; 8];
-    r.read_exact(&mut len).await.map_err(|e| e.to_string())?;
+    r.read_exact(&mut len).await?;
     let len = u64::from_be_bytes(len);
     if len > max {
-        return Err(format!(
-            "a {len}-byte raft message exceeds the {max}-byte limit"
-        ));
+        return Err(RaftWireError::TooLarge { len, max });
     }
     let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body).await.map_err(|e| e.to_string())?;
-    serde_ipld_dagcbor::from_slice(&body).map_err(|e| e.to_string())
+    r.read_exact(&mut body).await?;
+    Ok(serde_ipld_dagcbor::from_slice(&body)?)
 }
 
 /// Receives large raft messages ([`SNAPSHOT_PROTOCOL`]) and steps them into `consensus`
@@ -394,6 +406,7 @@ pub fn serve_snapshots(
                 let _permit = permit;
                 let delivered = read_message(&mut stream, MAX_SNAPSHOT_BYTES)
                     .await
+                    .map_err(|e| e.to_string())
                     .and_then(|m| deliver(&consensus, &peer, vec![m]).map_err(|e| e.to_string()));
                 if let Err(e) = delivered {
                     tracing::warn!(%peer, "raft: large message refused: {e}");
@@ -491,7 +504,7 @@ pub fn deliver(
                 consensus.id()
             )));
         }
-        let msg = Message::try_from(m).map_err(RpcError::Invalid)?;
+        let msg = Message::try_from(m).map_err(|e| RpcError::Invalid(e.to_string()))?;
         consensus
             .step(msg)
             .map_err(|e| RpcError::Failed(e.to_string()))?;

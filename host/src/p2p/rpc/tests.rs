@@ -637,7 +637,7 @@ async fn rpc_large_raft_messages_stream_as_length_prefixed_frames() {
     let err = read_message(&mut futures::io::Cursor::new(bytes[..8].to_vec()), 1 << 20)
         .await
         .unwrap_err();
-    assert!(err.contains("exceeds"), "{err}");
+    assert!(err.to_string().contains("exceeds"), "{err}");
     // a truncated frame is an error, not a panic
     assert!(
         read_message(
