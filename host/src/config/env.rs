@@ -38,13 +38,13 @@ use std::time::Duration;
 use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
-use super::duration;
 use super::error::ConfigError;
 use super::identity::PrivateKey;
 use super::json::{parse_multiaddr, parse_peer_id};
 use super::secret::{BasicAuthCredentials, ClusterSecret};
 use super::sections::{DiskMetricType, StorageSize, parse_metric_type};
 use super::service::ServiceConfig;
+use crate::gocompat::duration;
 
 /// The environment: a lookup function (`&process_env` for the real one, a closure over a map
 /// in tests).

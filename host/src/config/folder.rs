@@ -36,6 +36,7 @@ use super::identity::Identity;
 use super::lock::FolderLock;
 use super::secret::ClusterSecret;
 use super::service::ServiceConfig;
+use crate::gocompat::multiaddr::last_peer_id;
 
 pub const SERVICE_JSON: &str = "service.json";
 pub const IDENTITY_JSON: &str = "identity.json";
@@ -162,7 +163,7 @@ impl ConfigFolder {
         }
         let mut init_peerset: Vec<PeerId> = vec![];
         for addr in &opts.peers {
-            let id = p2p_id(addr).ok_or_else(|| {
+            let id = last_peer_id(addr).ok_or_else(|| {
                 ConfigError::invalid("--peers", format!("{addr} has no /p2p/<peer ID> part"))
             })?;
             if !init_peerset.contains(&id) {
@@ -307,19 +308,6 @@ impl ConfigFolder {
 fn write_peerstore(path: &Path, addrs: &[Multiaddr]) -> Result<(), ConfigError> {
     let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
     write_private(path, text.as_bytes())
-}
-
-/// The peer ID of the last `/p2p/` component.
-fn p2p_id(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter()
-        .filter_map(|p| {
-            if let Protocol::P2p(id) = p {
-                Some(id)
-            } else {
-                None
-            }
-        })
-        .last()
 }
 
 /// A warning when `path` (holding a secret or a private key) is readable or writable by other

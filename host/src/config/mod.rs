@@ -9,7 +9,6 @@
 //! | `identity.json` | [`Identity`] (`identity.rs`): peer ID + Ed25519 key, checked to match |
 //! | `peerstore`, `init` | [`ConfigFolder`] (`folder.rs`): init, load, atomic 0600 writes |
 //! | `cluster.lock` | [`FolderLock`] (`lock.rs`): one daemon per folder |
-//! | durations | [`duration`]: Go's `"2m0s"` strings |
 //! | `plugins` section | [`plugins`] (`plugins.rs`): Pinfold's WASM plugins, strictly checked |
 //!
 //! The default folder is `~/.pinfold` (`PINFOLD_PATH` overrides it; IPFS Cluster's is
@@ -23,7 +22,6 @@
 //! says so in its essay (omitted keys take their defaults, raft only, no QUIC, no mDNS by
 //! default, the embedded IPFS node).
 
-pub mod duration;
 pub mod env;
 mod error;
 mod folder;

@@ -45,10 +45,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::duration::serde_go;
 use super::error::ConfigError;
 use super::json::{FromJson, kind};
 use super::sections::StorageSize;
+use crate::gocompat::duration::serde_go;
 
 /// The built-in authorization plugin.
 pub const BUILTIN_AUTHORIZER: &str = "builtin:authz-default";

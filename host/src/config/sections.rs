@@ -45,11 +45,11 @@ use multiaddr::{Multiaddr, Protocol};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::duration::serde_go;
 use super::error::ConfigError;
 use super::identity::PrivateKey;
 use super::json::{FromJson, Obj, ser};
 use super::secret::{self, BasicAuthCredentials, ClusterSecret};
+use crate::gocompat::duration::serde_go;
 
 // ---------------------------------------------------------------------------------------------
 // cluster
@@ -728,7 +728,7 @@ pub struct IpfsProxyConfig {
     pub extract_headers_path: String,
     #[serde(
         skip_serializing_if = "is_default_extract_ttl",
-        serialize_with = "ser::duration"
+        serialize_with = "serde_go::serialize"
     )]
     pub extract_headers_ttl: Duration,
 }
@@ -1278,7 +1278,7 @@ pub(super) fn is_false(b: &bool) -> bool {
 }
 
 pub(super) fn fmt_d(d: Duration) -> String {
-    super::duration::format(d)
+    crate::gocompat::duration::format(d)
 }
 
 pub(super) fn nonzero(d: Duration, key: &str) -> Result<(), ConfigError> {

@@ -142,11 +142,11 @@ pub const APPLIED_CHANNEL: usize = 16_384;
 pub enum ConsensusError {
     #[error("this peer is not the raft leader{}", match .leader { Some(l) => format!(" (leader: {l})"), None => String::new() })]
     NotLeader { leader: Option<u64> },
-    #[error("no raft leader within {}", crate::config::duration::format(*.0))]
+    #[error("no raft leader within {}", crate::gocompat::duration::format(*.0))]
     NoLeader(Duration),
     #[error(
         "commit not confirmed within {} (no leader or no quorum); the operation may still be applied",
-        crate::config::duration::format(*.0)
+        crate::gocompat::duration::format(*.0)
     )]
     Timeout(Duration),
     #[error("proposal dropped by raft (leadership changed); retry")]

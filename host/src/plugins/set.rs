@@ -40,7 +40,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::tokens::{self, Issued, Revocations, TokenError, TokenKey};
+use super::tokens::{Issued, Revocations, TokenError, TokenKey};
 use super::{
     Allocator, Authorizer, Cors, EngineOptions, PluginEngine, PluginError, PluginSlot,
     PluginSource, PluginSpec,
@@ -719,8 +719,8 @@ fn derived_authz(
                     user.clone(),
                     Value::String(format!(
                         "sha256-salted:{}:{}",
-                        tokens::hex(&salt),
-                        tokens::hex(&digest)
+                        crate::gocompat::hex::encode(&salt),
+                        crate::gocompat::hex::encode(&digest)
                     )),
                 )
             })
