@@ -40,10 +40,11 @@ use multiaddr::Multiaddr;
 
 use super::error::ConfigError;
 use super::identity::PrivateKey;
+use super::informer::{DiskMetricType, parse_metric_type};
 use super::json::{parse_multiaddr, parse_peer_id};
 use super::secret::{BasicAuthCredentials, ClusterSecret};
-use super::sections::{DiskMetricType, StorageSize, parse_metric_type};
 use super::service::ServiceConfig;
+use super::size::StorageSize;
 use crate::gocompat::duration;
 
 /// The environment: a lookup function (`&process_env` for the real one, a closure over a map

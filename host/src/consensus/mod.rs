@@ -180,18 +180,7 @@ impl From<raft::Error> for ConsensusError {
         ConsensusError::Raft(e.to_string())
     }
 }
-macro_rules! storage_err {
-    ($($t:ty),*) => {$(impl From<$t> for ConsensusError {
-        fn from(e: $t) -> Self { ConsensusError::Storage(e.to_string()) }
-    })*};
-}
-storage_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::state::from_redb_errors!(ConsensusError, |e| ConsensusError::Storage(e.to_string()));
 
 /// An op applied to the State, as published to subscribers.
 #[derive(Debug, Clone, PartialEq, Eq)]

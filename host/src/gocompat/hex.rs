@@ -80,7 +80,7 @@ mod tests {
         );
         assert_eq!(decode("abz").unwrap_err(), HexError::InvalidByte(b'z'));
         assert_eq!(
-            decode("\0").unwrap_err().to_string(),
+            decode("\\0").unwrap_err().to_string(),
             "encoding/hex: invalid byte: U+005C '\\'"
         );
         assert_eq!(
