@@ -71,6 +71,8 @@ pub fn ensure_initialized(folder: &ConfigFolder) -> anyhow::Result<()> {
                 folder.path().display()
             )
         })?;
+    crate::p2p::swarm::peerstore::write(&report.peerstore, &[])
+        .with_context(|| format!("writing the peerstore {}", report.peerstore.display()))?;
     eprintln!(
         "No configuration found: wrote one with the safe defaults to {} (identity {}).\n\
          Edit it (or run `pinfold init --force` with other options) and restart to change them.",

@@ -8,7 +8,7 @@
 //! | its sections | one file each: `cluster.rs`, `consensus.rs`, `api.rs`, `ipfs_connector.rs`, `ipfs_node.rs`, `tracker.rs`, `monitor.rs`, `allocator.rs`, `informer.rs`, `observations.rs` |
 //! | `CLUSTER_*` variables | [`mod@env`] (`env.rs`): one table row per variable, applied after the file |
 //! | `identity.json` | [`Identity`] (`identity.rs`): peer ID + Ed25519 key, checked to match |
-//! | `peerstore`, `init` | [`ConfigFolder`] (`folder.rs`): init, load, atomic 0600 writes |
+//! | `init`, the folder | [`ConfigFolder`] (`folder.rs`): init, load, atomic 0600 writes (the `peerstore` file is the swarm's) |
 //! | `cluster.lock` | [`FolderLock`] (`lock.rs`): one daemon per folder |
 //! | `plugins` section | [`plugins`] (`plugins.rs`): Pinfold's WASM plugins, strictly checked |
 //!

@@ -4,7 +4,7 @@
 //! (`hex.DecodeString`; `pinfold-ctl --secret` prints them as Go does).
 
 /// Go's `hex.EncodeToString`: two lower-case digits per byte.
-pub fn encode(b: &[u8]) -> String {
+pub(crate) fn encode(b: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(b.len() * 2);
     for byte in b {
@@ -17,7 +17,7 @@ pub fn encode(b: &[u8]) -> String {
 /// Why a hex string was refused, with Go's messages (`encoding/hex`'s `ErrLength` and
 /// `InvalidByteError`). The secret's callers word their own, which never repeat the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum HexError {
+pub(crate) enum HexError {
     #[error("encoding/hex: odd length hex string")]
     OddLength,
     #[error("encoding/hex: invalid byte: {}", go_sharp_u(*.0))]
@@ -37,7 +37,7 @@ fn go_sharp_u(b: u8) -> String {
 
 /// Go's `hex.DecodeString`: either case; an invalid byte is reported before an odd length,
 /// as Go does.
-pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
+pub(crate) fn decode(s: &str) -> Result<Vec<u8>, HexError> {
     let nibble = |c: u8| match c {
         b'0'..=b'9' => Ok(c - b'0'),
         b'a'..=b'f' => Ok(c - b'a' + 10),

@@ -10,13 +10,14 @@
 //! | [`hex`] | `encoding/hex` (lower-case encode, either case decoded) |
 //! | [`multiaddr`] | go-multiaddr's `manet.ToNetAddr` (IP + TCP) and `peer.SplitAddr` |
 //!
+//! `duration` and `strconv` are public for the fuzz crate; the rest is the crate's own.
 //! A leaf: it imports nothing of the crate, so every layer (types, config, the APIs, the CLIs)
 //! may use it. Each function names the Go function it follows; where Pinfold cannot follow
 //! Go (a negative duration cannot be a `std::time::Duration`), the function says so. The
 //! error types carry Go's messages in their `Display`.
 
 pub mod duration;
-pub mod hex;
-pub mod multiaddr;
-pub mod path;
+pub(crate) mod hex;
+pub(crate) mod multiaddr;
+pub(crate) mod path;
 pub mod strconv;

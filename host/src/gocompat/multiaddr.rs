@@ -1,11 +1,7 @@
 //! go-multiaddr's helpers as Pinfold needs them: a listen or API address turned into a socket
 //! address (`manet.ToNetAddr`, for `/ip4|ip6/<ip>/tcp/<port>`, with `/dns*` names left for the
-//! caller to resolve), and the two ways a peer id is read from an address, which are not the
-//! same and so have two names:
-//! * [`ending_peer_id`]: the id an address *ends* with (`peer.SplitAddr`), as a bootstrap
-//!   address or a peerstore line must;
-//! * [`last_peer_id`]: the id of the last `/p2p/` component wherever it stands, as `init
-//!   --peers` accepts (`/p2p/<relay>/p2p-circuit/p2p/<id>` or `/p2p/<id>/…` alike).
+//! caller to resolve), and the peer id an address ends with ([`ending_peer_id`], go-libp2p's
+//! `peer.SplitAddr`), the one rule for `--bootstrap`, `init --peers` and peerstore lines.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -15,7 +11,7 @@ use multiaddr::{Multiaddr, Protocol};
 /// An address that is not `/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>`, or is a name where an
 /// IP address is needed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AddrError {
+pub(crate) enum AddrError {
     /// Not a host followed by a TCP port (and nothing else).
     #[error("expected /<ip4|ip6|dns>/<host>/tcp/<port>")]
     NotTcp,
@@ -26,7 +22,7 @@ pub enum AddrError {
 
 /// The host part of a TCP address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TcpHost {
+pub(crate) enum TcpHost {
     /// `/ip4/…` or `/ip6/…`.
     Ip(IpAddr),
     /// `/dns/…` (either family), `/dns4/…` (`v4` only) or `/dns6/…` (`v6` only).
@@ -38,7 +34,7 @@ pub enum TcpHost {
 }
 
 /// The host and port of `/<ip4|ip6|dns|dns4|dns6>/<host>/tcp/<port>`.
-pub fn tcp_endpoint(ma: &Multiaddr) -> Result<(TcpHost, u16), AddrError> {
+pub(crate) fn tcp_endpoint(ma: &Multiaddr) -> Result<(TcpHost, u16), AddrError> {
     let mut it = ma.iter();
     let host = match it.next() {
         Some(Protocol::Ip4(ip)) => TcpHost::Ip(ip.into()),
@@ -69,7 +65,7 @@ pub fn tcp_endpoint(ma: &Multiaddr) -> Result<(TcpHost, u16), AddrError> {
 }
 
 /// go-multiaddr's `manet.ToNetAddr` for TCP: `/ip4/<ip>/tcp/<port>` or `/ip6/<ip>/tcp/<port>`.
-pub fn to_socket_addr(ma: &Multiaddr) -> Result<SocketAddr, AddrError> {
+pub(crate) fn to_socket_addr(ma: &Multiaddr) -> Result<SocketAddr, AddrError> {
     match tcp_endpoint(ma)? {
         (TcpHost::Ip(ip), port) => Ok(SocketAddr::new(ip, port)),
         (TcpHost::Dns { .. }, _) => Err(AddrError::NotIp),
@@ -78,21 +74,11 @@ pub fn to_socket_addr(ma: &Multiaddr) -> Result<SocketAddr, AddrError> {
 
 /// The peer id an address ends with (`…/p2p/<id>`, go-libp2p's `peer.SplitAddr`); `None`
 /// when its last component is anything else.
-pub fn ending_peer_id(ma: &Multiaddr) -> Option<PeerId> {
+pub(crate) fn ending_peer_id(ma: &Multiaddr) -> Option<PeerId> {
     match ma.iter().last() {
         Some(Protocol::P2p(p)) => Some(p),
         _ => None,
     }
-}
-
-/// The peer id of the last `/p2p/` component, wherever it stands in the address.
-pub fn last_peer_id(ma: &Multiaddr) -> Option<PeerId> {
-    ma.iter()
-        .filter_map(|p| match p {
-            Protocol::P2p(id) => Some(id),
-            _ => None,
-        })
-        .last()
 }
 
 #[cfg(test)]
@@ -143,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn peer_ids_ending_and_last() {
+    fn ending_peer_ids() {
         let a = libp2p_identity::Keypair::generate_ed25519()
             .public()
             .to_peer_id();
@@ -152,14 +138,10 @@ mod tests {
             .to_peer_id();
         let plain = ma(&format!("/ip4/1.2.3.4/tcp/9096/p2p/{a}"));
         assert_eq!(ending_peer_id(&plain), Some(a));
-        assert_eq!(last_peer_id(&plain), Some(a));
         let relayed = ma(&format!("/p2p/{a}/p2p-circuit/p2p/{b}"));
         assert_eq!(ending_peer_id(&relayed), Some(b));
-        assert_eq!(last_peer_id(&relayed), Some(b));
         let inner = ma(&format!("/p2p/{a}/p2p-circuit"));
         assert_eq!(ending_peer_id(&inner), None);
-        assert_eq!(last_peer_id(&inner), Some(a));
         assert_eq!(ending_peer_id(&ma("/ip4/1.2.3.4/tcp/1")), None);
-        assert_eq!(last_peer_id(&ma("/ip4/1.2.3.4/tcp/1")), None);
     }
 }

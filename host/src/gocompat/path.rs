@@ -5,7 +5,7 @@
 /// Go's `path.Clean`: repeated slashes and `.` segments go, `..` removes the segment before
 /// it (at the root it is dropped, in a relative path it is kept when nothing precedes it),
 /// a trailing slash goes, and the empty path is `"."`.
-pub fn clean(p: &str) -> String {
+pub(crate) fn clean(p: &str) -> String {
     if p.is_empty() {
         return ".".into();
     }
