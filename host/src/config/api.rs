@@ -168,8 +168,10 @@ impl RestApiConfig {
         if let Some(v) = o.value("private_key").filter(|v| v.as_str() != Some("")) {
             let key = o.key("private_key");
             let text = String::from_json(v).map_err(|r| ConfigError::invalid(&key, r))?;
-            a.private_key =
-                Some(PrivateKey::from_base64(&text).map_err(|r| ConfigError::invalid(&key, r))?);
+            a.private_key = Some(
+                PrivateKey::from_base64(&text)
+                    .map_err(|r| ConfigError::invalid(&key, r.to_string()))?,
+            );
         }
         let mut creds: Option<BTreeMap<String, String>> = None;
         o.read_opt("basic_auth_credentials", &mut creds)?;

@@ -433,7 +433,9 @@ fn opt_peer(v: &str) -> Result<Option<PeerId>, String> {
 }
 
 fn opt_key(v: &str) -> Result<Option<PrivateKey>, String> {
-    PrivateKey::from_base64(v).map(Some)
+    PrivateKey::from_base64(v)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn pairs(v: &str) -> Result<Vec<(String, String)>, String> {
@@ -472,5 +474,5 @@ fn metric_type(v: &str) -> Result<DiskMetricType, String> {
 }
 
 fn storage(v: &str) -> Result<StorageSize, String> {
-    StorageSize::parse(v)
+    StorageSize::parse(v).map_err(|e| e.to_string())
 }

@@ -69,7 +69,7 @@ pub use folder::{
     ConfigFolder, Consensus, DEFAULT_FOLDER_NAME, IDENTITY_JSON, InitOptions, InitReport,
     LoadedFolder, PATH_ENV, SERVICE_JSON, default_folder, default_folder_from,
 };
-pub use identity::{Identity, PrivateKey};
+pub use identity::{Identity, KeyError, PrivateKey};
 pub use informer::{
     DiskInformerConfig, DiskMetricType, InformerConfig, PinQueueInformerConfig, TagsInformerConfig,
 };
@@ -80,5 +80,5 @@ pub use monitor::{MonitorConfig, PubsubMonConfig};
 pub use observations::{MetricsConfig, ObservationsConfig, TracingConfig};
 pub use secret::{BasicAuthCredentials, ClusterSecret, HIDDEN};
 pub use service::{Loaded, ServiceConfig};
-pub use size::StorageSize;
+pub use size::{SizeError, StorageSize};
 pub use tracker::{PinTrackerConfig, StatelessTrackerConfig};

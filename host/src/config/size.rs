@@ -15,13 +15,18 @@ use super::json::FromJson;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StorageSize(pub u64);
 
+/// A size [`StorageSize::parse`] cannot read (the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid size {0:?} (write e.g. \"10GB\", \"500MB\" or \"512MiB\")")]
+pub struct SizeError(String);
+
 impl StorageSize {
     pub fn bytes(self) -> u64 {
         self.0
     }
 
-    pub fn parse(s: &str) -> Result<StorageSize, String> {
-        let err = || format!("invalid size {s:?} (write e.g. \"10GB\", \"500MB\" or \"512MiB\")");
+    pub fn parse(s: &str) -> Result<StorageSize, SizeError> {
+        let err = || SizeError(s.to_string());
         let t = s.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -97,7 +102,7 @@ impl Serialize for StorageSize {
 impl FromJson for StorageSize {
     fn from_json(v: &Value) -> Result<StorageSize, String> {
         match v {
-            Value::String(s) => StorageSize::parse(s),
+            Value::String(s) => StorageSize::parse(s).map_err(|e| e.to_string()),
             Value::Number(_) => u64::from_json(v).map(StorageSize),
             other => Err(format!("expected a size such as \"10GB\", found {other}")),
         }
