@@ -43,7 +43,7 @@ pub fn multiaddr_to_socket(ma: &str) -> anyhow::Result<SocketAddr> {
     let parsed: Multiaddr = ma
         .parse()
         .with_context(|| format!("invalid multiaddress {ma:?}"))?;
-    crate::gocompat::multiaddr::to_socket_addr(&parsed).with_context(|| ma.to_string())
+    crate::gocompat::multiaddr::to_socket_addr(&parsed).map_err(|e| anyhow::anyhow!("{ma}: {e}"))
 }
 
 /// The multiaddress of a bound socket.

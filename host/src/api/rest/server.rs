@@ -48,8 +48,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use multiaddr::Multiaddr;
-
-use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -63,6 +61,7 @@ use super::routes::router;
 use super::tls;
 use crate::cluster::ClusterApi;
 use crate::config::RestApiConfig;
+use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
 use crate::plugins::{EndpointKind, PluginSet};
 
 /// How long requests in flight may run on after shutdown is asked.
