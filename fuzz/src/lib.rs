@@ -18,9 +18,8 @@ use axum::body::Body;
 use bytes::Bytes;
 use pinfold::ipfs::api::error::ApiError;
 use pinfold::http::multipart::{Entry, Limits, MultipartReader};
-use pinfold::ipfs::api::request::{
-    COMMANDS, RpcRequest, format_go_duration, parse_go_duration, parse_go_int, parse_go_uint,
-};
+use pinfold::gocompat::{duration, strconv};
+use pinfold::ipfs::api::request::{COMMANDS, RpcRequest};
 
 /// The `Content-Type` every multipart input is read with.
 pub const MULTIPART_CONTENT_TYPE: &str = "multipart/form-data; boundary=B";
@@ -80,13 +79,13 @@ pub fn check_rpc_request(data: &[u8]) {
     let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(v["Message"].as_str(), Some(&*text));
 
-    if let Ok(d) = parse_go_duration(&text) {
-        let s = format_go_duration(d);
-        assert_eq!(parse_go_duration(&s), Ok(d), "{text:?} -> {s:?}");
+    if let Ok(d) = duration::parse(&text) {
+        let s = duration::format(d);
+        assert_eq!(duration::parse(&s), Ok(d), "{text:?} -> {s:?}");
     }
     if !text.is_empty() && !text.starts_with('0') && text.bytes().all(|c| c.is_ascii_digit()) {
-        assert_eq!(parse_go_uint(&text, 64), text.parse::<u64>().ok());
-        assert_eq!(parse_go_int(&text, 64), text.parse::<i64>().ok());
+        assert_eq!(strconv::parse_uint(&text, 64), text.parse::<u64>().ok());
+        assert_eq!(strconv::parse_int(&text, 64), text.parse::<i64>().ok());
     }
 }
 

@@ -10,6 +10,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod consensus;
+pub mod gocompat;
 pub mod http;
 pub mod ipfs;
 pub mod ipfsconn;

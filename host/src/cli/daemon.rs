@@ -26,6 +26,7 @@ use crate::cluster::{
 };
 use crate::config::{ConfigFolder, InitOptions, ServiceConfig, process_env};
 use crate::consensus::{Consensus, node_id};
+use crate::gocompat::multiaddr::ending_peer_id;
 use crate::ipfs::node::{Node, NodeOptions};
 use crate::ipfsconn::{ConnectorConfig, IpfsConnector};
 use crate::p2p::exchange::{FetcherConfig, SwarmFetcher};
@@ -70,6 +71,8 @@ pub fn ensure_initialized(folder: &ConfigFolder) -> anyhow::Result<()> {
                 folder.path().display()
             )
         })?;
+    crate::p2p::swarm::peerstore::write(&report.peerstore, &[])
+        .with_context(|| format!("writing the peerstore {}", report.peerstore.display()))?;
     eprintln!(
         "No configuration found: wrote one with the safe defaults to {} (identity {}).\n\
          Edit it (or run `pinfold init --force` with other options) and restart to change them.",
@@ -195,7 +198,7 @@ pub async fn run(
     // who is who: the initial peerset, the peerstore's `/p2p/` ids, and whoever connects
     let peerstore =
         crate::p2p::swarm::peerstore::read(&service.cluster.peerstore_path(folder.path()));
-    let known = peerstore.iter().filter_map(p2p_id);
+    let known = peerstore.iter().filter_map(ending_peer_id);
     let raft_peers = RaftPeers::new(raft.init_peerset.iter().copied().chain(known).chain([peer]));
     let net = ClusterNet {
         swarm: swarm.clone(),
@@ -361,17 +364,9 @@ pub async fn run(
     Ok(())
 }
 
-/// The peer id an address ends with (`…/p2p/<id>`).
-fn p2p_id(ma: &Multiaddr) -> Option<PeerId> {
-    match ma.iter().last() {
-        Some(multiaddr::Protocol::P2p(p)) => Some(p),
-        _ => None,
-    }
-}
-
 /// The peer id of a `--bootstrap` address.
 fn bootstrap_peer(ma: &Multiaddr) -> anyhow::Result<PeerId> {
-    p2p_id(ma)
+    ending_peer_id(ma)
         .with_context(|| format!("--bootstrap {ma}: the address must end with /p2p/<peer id>"))
 }
 

@@ -43,20 +43,7 @@ pub fn multiaddr_to_socket(ma: &str) -> anyhow::Result<SocketAddr> {
     let parsed: Multiaddr = ma
         .parse()
         .with_context(|| format!("invalid multiaddress {ma:?}"))?;
-    let mut ip: Option<IpAddr> = None;
-    let mut port: Option<u16> = None;
-    for p in parsed.iter() {
-        match p {
-            Protocol::Ip4(a) => ip = Some(a.into()),
-            Protocol::Ip6(a) => ip = Some(a.into()),
-            Protocol::Tcp(p) => port = Some(p),
-            other => bail!("{ma}: unsupported protocol {other} (use /ip4/<addr>/tcp/<port>)"),
-        }
-    }
-    match (ip, port) {
-        (Some(ip), Some(port)) => Ok(SocketAddr::new(ip, port)),
-        _ => bail!("{ma}: need an IP address and a TCP port, like /ip4/127.0.0.1/tcp/5001"),
-    }
+    crate::gocompat::multiaddr::to_socket_addr(&parsed).map_err(|e| anyhow::anyhow!("{ma}: {e}"))
 }
 
 /// The multiaddress of a bound socket.

@@ -171,7 +171,7 @@ pub fn run_plugin_with(engine: &PluginEngine, args: &RunArgs) -> anyhow::Result<
         spec.config_json = std::fs::read_to_string(cfg)
             .with_context(|| format!("cannot read {}", cfg.display()))?;
     }
-    spec.limits.time_budget = crate::config::duration::parse(&args.time_budget)
+    spec.limits.time_budget = crate::gocompat::duration::parse(&args.time_budget)
         .map_err(|e| anyhow::anyhow!("--time-budget: {e}"))?;
     spec.limits.memory_bytes = usize::try_from(
         crate::config::StorageSize::parse(&args.memory)

@@ -114,6 +114,8 @@ pub fn init(folder: &ConfigFolder, args: InitArgs) -> anyhow::Result<()> {
         custom_secret,
     };
     let report = folder.init(&opts, &process_env)?;
+    crate::p2p::swarm::peerstore::write(&report.peerstore, &opts.peers)
+        .with_context(|| format!("writing the peerstore {}", report.peerstore.display()))?;
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

@@ -231,7 +231,7 @@ impl Cluster {
             if Instant::now() >= deadline {
                 return Err(ClusterError::Consensus(format!(
                     "the write was not committed within {} (no leader or no quorum){}",
-                    crate::config::duration::format(net.rpc_timeout),
+                    crate::gocompat::duration::format(net.rpc_timeout),
                     last_error.map(|e| format!(": {e}")).unwrap_or_default()
                 )));
             }

@@ -38,13 +38,14 @@ use std::time::Duration;
 use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 
-use super::duration;
 use super::error::ConfigError;
 use super::identity::PrivateKey;
+use super::informer::{DiskMetricType, parse_metric_type};
 use super::json::{parse_multiaddr, parse_peer_id};
 use super::secret::{BasicAuthCredentials, ClusterSecret};
-use super::sections::{DiskMetricType, StorageSize, parse_metric_type};
 use super::service::ServiceConfig;
+use super::size::StorageSize;
+use crate::gocompat::duration;
 
 /// The environment: a lookup function (`&process_env` for the real one, a closure over a map
 /// in tests).
@@ -432,7 +433,9 @@ fn opt_peer(v: &str) -> Result<Option<PeerId>, String> {
 }
 
 fn opt_key(v: &str) -> Result<Option<PrivateKey>, String> {
-    PrivateKey::from_base64(v).map(Some)
+    PrivateKey::from_base64(v)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn pairs(v: &str) -> Result<Vec<(String, String)>, String> {
@@ -471,5 +474,5 @@ fn metric_type(v: &str) -> Result<DiskMetricType, String> {
 }
 
 fn storage(v: &str) -> Result<StorageSize, String> {
-    StorageSize::parse(v)
+    StorageSize::parse(v).map_err(|e| e.to_string())
 }

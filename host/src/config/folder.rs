@@ -1,11 +1,14 @@
 //! The configuration folder (`~/.pinfold`, or `PINFOLD_PATH`): `service.json`,
-//! `identity.json`, `peerstore`, `cluster.lock`, and what `pinfold init` writes there.
+//! `identity.json`, `cluster.lock`, and what `pinfold init` writes there. The `peerstore` file
+//! is not read or written here: the swarm owns it (`p2p::swarm::peerstore`, one set of rules);
+//! `init` only checks the `--peers` and says where the file goes.
 //!
 //! Layout and behaviour follow `ipfs-cluster-service` (`~/.ipfs-cluster`, `IPFS_CLUSTER_PATH`):
 //! * [`ConfigFolder::init`] writes service.json (every section, **raft** consensus, a fresh
 //!   32-byte secret, `CLUSTER_*` overrides applied, as Go's `init` does), identity.json (only if
-//!   absent: an existing identity is never replaced) and `peerstore` (one multiaddr per line;
-//!   `--peers` fills it and `consensus.raft.init_peerset` with their `/p2p/` IDs). It refuses to
+//!   absent: an existing identity is never replaced); `--peers` (each must end with
+//!   `/p2p/<peer ID>`, as Go's `peer.AddrInfoFromP2pAddr` requires) fill
+//!   `consensus.raft.init_peerset`, and the caller writes them to the peerstore. It refuses to
 //!   overwrite an existing service.json unless `force` (Go prompts; a library cannot), and
 //!   holds the folder lock while overwriting so it cannot clobber a running daemon's files.
 //!   `--consensus crdt` fails clearly: Pinfold implements raft only.
@@ -18,9 +21,6 @@
 //!   applied. A missing identity.json is extracted from the legacy `cluster.id`/`private_key`
 //!   of service.json and saved, as Go does.
 //!
-//! Trade-off: the peerstore reader skips unparsable lines with a warning, as Go's pstoremgr
-//! does, rather than refusing to start over a stale address.
-
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
@@ -36,6 +36,7 @@ use super::identity::Identity;
 use super::lock::FolderLock;
 use super::secret::ClusterSecret;
 use super::service::ServiceConfig;
+use crate::gocompat::multiaddr::ending_peer_id;
 
 pub const SERVICE_JSON: &str = "service.json";
 pub const IDENTITY_JSON: &str = "identity.json";
@@ -89,7 +90,7 @@ pub struct InitOptions {
     pub consensus: Consensus,
     /// Overwrite an existing service.json.
     pub force: bool,
-    /// Initial peers, each with a `/p2p/<peer ID>` part.
+    /// Initial peers, each ending with `/p2p/<peer ID>`.
     pub peers: Vec<Multiaddr>,
     /// Free random ports instead of the defaults.
     pub random_ports: bool,
@@ -105,8 +106,9 @@ pub struct InitReport {
     pub identity_json: PathBuf,
     /// False when identity.json already existed and was kept.
     pub identity_created: bool,
+    /// Where the peerstore goes (`cluster.peerstore_file`); the caller writes `--peers` there.
     pub peerstore: PathBuf,
-    /// Entries written to the peerstore.
+    /// How many `--peers` were given.
     pub peers: usize,
     pub config: ServiceConfig,
     pub warnings: Vec<String>,
@@ -162,8 +164,11 @@ impl ConfigFolder {
         }
         let mut init_peerset: Vec<PeerId> = vec![];
         for addr in &opts.peers {
-            let id = p2p_id(addr).ok_or_else(|| {
-                ConfigError::invalid("--peers", format!("{addr} has no /p2p/<peer ID> part"))
+            let id = ending_peer_id(addr).ok_or_else(|| {
+                ConfigError::invalid(
+                    "--peers",
+                    format!("{addr} does not end with /p2p/<peer ID>"),
+                )
             })?;
             if !init_peerset.contains(&id) {
                 init_peerset.push(id);
@@ -207,7 +212,6 @@ impl ConfigFolder {
         }
 
         let peerstore = self.peerstore(&cfg);
-        write_peerstore(&peerstore, &opts.peers)?;
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -270,56 +274,6 @@ impl ConfigFolder {
         ident.apply_env(env)?;
         Ok((ident, vec![w]))
     }
-
-    /// The peerstore's addresses (none if the file is missing). Unparsable lines are skipped
-    /// with a warning, as Go does.
-    pub fn read_peerstore(&self, cfg: &ServiceConfig) -> Result<Vec<Multiaddr>, ConfigError> {
-        let path = self.peerstore(cfg);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => return Err(ConfigError::io(&path, e)),
-        };
-        let mut out = vec![];
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            match line.parse::<Multiaddr>() {
-                Ok(a) => out.push(a),
-                Err(e) => tracing::warn!("{}:{}: skipped {line:?}: {e}", path.display(), n + 1),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Replaces the peerstore with `addrs`, one per line.
-    pub fn write_peerstore(
-        &self,
-        cfg: &ServiceConfig,
-        addrs: &[Multiaddr],
-    ) -> Result<(), ConfigError> {
-        write_peerstore(&self.peerstore(cfg), addrs)
-    }
-}
-
-fn write_peerstore(path: &Path, addrs: &[Multiaddr]) -> Result<(), ConfigError> {
-    let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
-    write_private(path, text.as_bytes())
-}
-
-/// The peer ID of the last `/p2p/` component.
-fn p2p_id(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter()
-        .filter_map(|p| {
-            if let Protocol::P2p(id) = p {
-                Some(id)
-            } else {
-                None
-            }
-        })
-        .last()
 }
 
 /// A warning when `path` (holding a secret or a private key) is readable or writable by other

@@ -112,7 +112,7 @@ impl Identity {
         let key = field(o, "private_key")?;
         let id = parse_peer_id(&id).map_err(|r| ConfigError::invalid(format!("{prefix}id"), r))?;
         let key = decode_private_key(&key)
-            .map_err(|r| ConfigError::invalid(format!("{prefix}private_key"), r))?;
+            .map_err(|r| ConfigError::invalid(format!("{prefix}private_key"), r.to_string()))?;
         let ident = Identity {
             id,
             private_key: key,
@@ -145,8 +145,8 @@ impl Identity {
             self.id = parse_peer_id(v).map_err(|r| ConfigError::env("CLUSTER_ID", r))?;
         }
         if let Some(v) = &key {
-            self.private_key =
-                decode_private_key(v).map_err(|r| ConfigError::env("CLUSTER_PRIVATEKEY", r))?;
+            self.private_key = decode_private_key(v)
+                .map_err(|r| ConfigError::env("CLUSTER_PRIVATEKEY", r.to_string()))?;
         }
         if id.is_some() || key.is_some() {
             let var = if id.is_some() {
@@ -224,7 +224,7 @@ impl PrivateKey {
         self.0.public().to_peer_id()
     }
 
-    pub fn from_base64(s: &str) -> Result<PrivateKey, String> {
+    pub fn from_base64(s: &str) -> Result<PrivateKey, KeyError> {
         decode_private_key(s).map(PrivateKey)
     }
 
@@ -261,17 +261,31 @@ fn encode_private_key(k: &Keypair) -> String {
     )
 }
 
+/// Why a private key could not be read; the message never contains the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("is not valid base64 (expected the base64 of a libp2p protobuf private key)")]
+    NotBase64,
+    #[error(
+        "is an RSA key; Pinfold supports Ed25519 keys only (create a new identity with \
+         `pinfold init` after moving identity.json away)"
+    )]
+    Rsa,
+    #[error("is a secp256k1/ECDSA key; Pinfold supports Ed25519 keys only")]
+    NotEd25519,
+    #[error("cannot be decoded as a libp2p private key: {0}")]
+    Undecodable(#[source] libp2p_identity::DecodingError),
+}
+
 /// Decodes base64 protobuf; errors never contain the key.
-fn decode_private_key(s: &str) -> Result<Keypair, String> {
-    let bytes = STANDARD.decode(s.trim()).map_err(|_| {
-        "is not valid base64 (expected the base64 of a libp2p protobuf private key)".to_string()
-    })?;
+fn decode_private_key(s: &str) -> Result<Keypair, KeyError> {
+    let bytes = STANDARD.decode(s.trim()).map_err(|_| KeyError::NotBase64)?;
     Keypair::from_protobuf_encoding(&bytes).map_err(|e| {
         // Protobuf field 1 (key type) = 0 is RSA; 2 secp256k1; 3 ECDSA.
         match bytes.get(..2) {
-            Some([0x08, 0]) => "is an RSA key; Pinfold supports Ed25519 keys only (create a new identity with `pinfold init` after moving identity.json away)".to_string(),
-            Some([0x08, 2]) | Some([0x08, 3]) => "is a secp256k1/ECDSA key; Pinfold supports Ed25519 keys only".to_string(),
-            _ => format!("cannot be decoded as a libp2p private key: {e}"),
+            Some([0x08, 0]) => KeyError::Rsa,
+            Some([0x08, 2]) | Some([0x08, 3]) => KeyError::NotEd25519,
+            _ => KeyError::Undecodable(e),
         }
     })
 }
@@ -349,7 +363,9 @@ mod tests {
     fn rsa_keys_get_a_clear_error() {
         // Start of the sharness fixture identity (an RSA key); the rest is irrelevant.
         let e = decode_private_key("CAASqAkwggSkAgEAAoIBAQC/ZmfWDbwyI0nJdRxg").unwrap_err();
-        assert!(e.contains("RSA"), "{e}");
-        assert!(decode_private_key("!!").unwrap_err().contains("base64"));
+        assert!(matches!(e, KeyError::Rsa), "{e}");
+        assert!(e.to_string().contains("RSA"), "{e}");
+        let e = decode_private_key("!!").unwrap_err();
+        assert!(e.to_string().contains("base64"), "{e}");
     }
 }

@@ -24,8 +24,8 @@ use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
 use serde_json::{Map, Value};
 
-use super::duration;
 use super::error::ConfigError;
+use crate::gocompat::duration;
 
 /// A cursor over one JSON object of the configuration.
 pub(crate) struct Obj<'a> {
@@ -363,10 +363,6 @@ pub(crate) mod ser {
             Some(p) => s.serialize_str(&p.to_string()),
             None => s.serialize_none(),
         }
-    }
-
-    pub fn duration<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::duration::format(*v))
     }
 }
 

@@ -31,7 +31,8 @@
 //! * `config`: the plugin's own configuration (a JSON object), passed to its `init`. For a
 //!   built-in plugin `null`/absent means "derived from the IPFS Cluster keys" (above); for a
 //!   file it means `{}`.
-//! * `limits`: the plugin's sandbox ([`crate::plugins::PluginLimits`]); every key optional.
+//! * `limits`: the plugin's sandbox ([`LimitsConfig`], plain data that the plugins turn into
+//!   their own limits; this module imports no component); every key optional.
 //! * `tokens`: `POST /token`'s lifetime and the files holding the signing key (created on
 //!   first use, mode 0600) and the revocation list, relative to the configuration folder.
 //!
@@ -45,10 +46,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::duration::serde_go;
 use super::error::ConfigError;
 use super::json::{FromJson, kind};
-use super::sections::StorageSize;
+use super::size::StorageSize;
+use crate::gocompat::duration::serde_go;
 
 /// The built-in authorization plugin.
 pub const BUILTIN_AUTHORIZER: &str = "builtin:authz-default";
@@ -144,33 +145,17 @@ pub struct LimitsConfig {
 }
 
 impl Default for LimitsConfig {
+    /// The sandbox's defaults (the plugins' `PluginLimits::default()` is made from these).
     fn default() -> Self {
-        let d = crate::plugins::PluginLimits::default();
         LimitsConfig {
-            memory: StorageSize(d.memory_bytes as u64),
-            time_budget: d.time_budget,
-            max_idle_instances: d.max_idle_instances,
-            max_concurrent_calls: d.max_concurrent_calls,
-            fresh_instance_per_call: d.fresh_instance_per_call,
-            trip_after: d.trip_after,
-            trip_window: d.trip_window,
-            decision_cache: d.decision_cache_entries,
-        }
-    }
-}
-
-impl LimitsConfig {
-    /// The host's limits.
-    pub fn to_limits(&self) -> crate::plugins::PluginLimits {
-        crate::plugins::PluginLimits {
-            memory_bytes: usize::try_from(self.memory.bytes()).unwrap_or(usize::MAX),
-            time_budget: self.time_budget,
-            max_idle_instances: self.max_idle_instances,
-            max_concurrent_calls: self.max_concurrent_calls,
-            fresh_instance_per_call: self.fresh_instance_per_call,
-            trip_after: self.trip_after,
-            trip_window: self.trip_window,
-            decision_cache_entries: self.decision_cache,
+            memory: StorageSize(16 << 20),
+            time_budget: Duration::from_millis(50),
+            max_idle_instances: 4,
+            max_concurrent_calls: 16,
+            fresh_instance_per_call: false,
+            trip_after: 5,
+            trip_window: Duration::from_secs(60),
+            decision_cache: 1024,
         }
     }
 }

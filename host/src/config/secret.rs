@@ -25,6 +25,8 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+use crate::gocompat::hex;
+
 /// The text that replaces every hidden value in the display form.
 pub const HIDDEN: &str = "XXX_hidden_XXX";
 
@@ -72,7 +74,7 @@ impl ClusterSecret {
         if s.is_empty() {
             return Ok(None);
         }
-        let bytes = decode_hex(s).ok_or_else(|| {
+        let bytes = hex::decode(s).map_err(|_| {
             format!(
                 "must be 64 hexadecimal characters (32 bytes), or empty for no private network; got {} characters that are not all hexadecimal",
                 s.len()
@@ -95,7 +97,7 @@ impl ClusterSecret {
 
     /// The lowercase hex form written to `service.json`. Named so that a leak is deliberate.
     pub fn expose_hex(&self) -> String {
-        encode_hex(&self.0)
+        hex::encode(&self.0)
     }
 }
 
@@ -186,32 +188,6 @@ pub(crate) mod credentials_serde {
             None => s.serialize_none(),
         }
     }
-}
-
-pub(crate) fn encode_hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(b.len() * 2);
-    for byte in b {
-        out.push(DIGITS[(byte >> 4) as usize] as char);
-        out.push(DIGITS[(byte & 0xf) as usize] as char);
-    }
-    out
-}
-
-pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! loads unchanged and a Pinfold one reads like IPFS Cluster's.
 //!
 //! This file owns the whole-file operations: laying a file over the defaults (the sections
-//! themselves are in `sections.rs`), applying the environment, validating, writing, and the
+//! themselves are in one file each: `cluster.rs`, `consensus.rs`, `api.rs`, …), applying the environment, validating, writing, and the
 //! display form.
 //!
 //! ## Loading rules (and where they differ from Go)
@@ -46,13 +46,24 @@ use multiaddr::{Multiaddr, Protocol};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::allocator::{AllocatorConfig, BalancedAllocatorConfig};
+use super::api::{ApiConfig, IpfsProxyConfig, RestApiConfig};
+use super::checks::{is_loopback, nonzero, positive};
+use super::cluster::ClusterConfig;
+use super::consensus::{ConsensusConfig, RaftConfig};
 use super::env::{self, Env};
 use super::error::ConfigError;
+use super::informer::{
+    DiskInformerConfig, InformerConfig, PinQueueInformerConfig, TagsInformerConfig,
+};
+use super::ipfs_connector::{IpfsConnectorConfig, IpfsHttpConfig};
+use super::ipfs_node::{EmbeddedNodeConfig, IpfsNodeConfig};
 use super::json::Obj;
-pub use super::plugins::PluginsConfig;
+use super::monitor::MonitorConfig;
+use super::observations::ObservationsConfig;
+use super::plugins::PluginsConfig;
 use super::secret::{self, ClusterSecret};
-pub use super::sections::*;
-use super::sections::{is_loopback, nonzero, positive};
+use super::tracker::PinTrackerConfig;
 
 /// The whole `service.json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -23,7 +23,7 @@ impl RaftConfig {
         if self.heartbeat_timeout.max(self.election_timeout) < 2 * TICK {
             return Err(format!(
                 "consensus.raft: heartbeat_timeout/election_timeout must be at least {}",
-                crate::config::duration::format(2 * TICK)
+                crate::gocompat::duration::format(2 * TICK)
             ));
         }
         if self.network_timeout.is_zero() {

@@ -128,11 +128,11 @@ pub const APPLIED_CHANNEL: usize = 16_384;
 pub enum ConsensusError {
     #[error("this peer is not the raft leader{}", match .leader { Some(l) => format!(" (leader: {l})"), None => String::new() })]
     NotLeader { leader: Option<u64> },
-    #[error("no raft leader within {}", crate::config::duration::format(*.0))]
+    #[error("no raft leader within {}", crate::gocompat::duration::format(*.0))]
     NoLeader(Duration),
     #[error(
         "commit not confirmed within {} (no leader or no quorum); the operation may still be applied",
-        crate::config::duration::format(*.0)
+        crate::gocompat::duration::format(*.0)
     )]
     Timeout(Duration),
     #[error("proposal dropped by raft (leadership changed); retry")]
@@ -166,18 +166,7 @@ impl From<raft::Error> for ConsensusError {
         ConsensusError::Raft(e.to_string())
     }
 }
-macro_rules! storage_err {
-    ($($t:ty),*) => {$(impl From<$t> for ConsensusError {
-        fn from(e: $t) -> Self { ConsensusError::Storage(e.to_string()) }
-    })*};
-}
-storage_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::state::from_redb_errors!(ConsensusError, |e| ConsensusError::Storage(e.to_string()));
 
 /// An op applied to the State, as published to subscribers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,16 +37,7 @@ pub enum PinError {
     Malformed(String),
 }
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(impl From<$t> for PinError { fn from(e: $t) -> Self { PinError::Db(e.to_string()) } })*};
-}
-db_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+crate::state::from_redb_errors!(PinError, |e| PinError::Db(e.to_string()));
 
 /// How a CID is pinned (the cluster's pin mode: recursive or direct).
 pub use crate::types::PinMode;

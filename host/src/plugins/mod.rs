@@ -241,16 +241,23 @@ pub struct PluginLimits {
 }
 
 impl Default for PluginLimits {
+    /// The `plugins.<kind>.limits` defaults, which the configuration owns.
     fn default() -> Self {
+        PluginLimits::from(&crate::config::plugins::LimitsConfig::default())
+    }
+}
+
+impl From<&crate::config::plugins::LimitsConfig> for PluginLimits {
+    fn from(l: &crate::config::plugins::LimitsConfig) -> Self {
         PluginLimits {
-            memory_bytes: 16 << 20,
-            time_budget: Duration::from_millis(50),
-            max_idle_instances: 4,
-            max_concurrent_calls: 16,
-            fresh_instance_per_call: false,
-            trip_after: 5,
-            trip_window: Duration::from_secs(60),
-            decision_cache_entries: 1024,
+            memory_bytes: usize::try_from(l.memory.bytes()).unwrap_or(usize::MAX),
+            time_budget: l.time_budget,
+            max_idle_instances: l.max_idle_instances,
+            max_concurrent_calls: l.max_concurrent_calls,
+            fresh_instance_per_call: l.fresh_instance_per_call,
+            trip_after: l.trip_after,
+            trip_window: l.trip_window,
+            decision_cache_entries: l.decision_cache,
         }
     }
 }

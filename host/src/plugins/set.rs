@@ -40,10 +40,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::tokens::{self, Issued, Revocations, TokenError, TokenKey};
+use super::tokens::{Issued, Revocations, TokenError, TokenKey};
 use super::{
-    Allocator, Authorizer, Cors, EngineOptions, PluginEngine, PluginError, PluginSlot,
-    PluginSource, PluginSpec,
+    Allocator, Authorizer, Cors, EngineOptions, PluginEngine, PluginError, PluginLimits,
+    PluginSlot, PluginSource, PluginSpec,
 };
 use crate::config::plugins::{PluginEntry, PluginKind, PluginsConfig};
 use crate::config::{ConfigError, RestApiConfig, ServiceConfig, process_env};
@@ -686,7 +686,7 @@ fn spec_for(
         source,
         sha256: entry.sha256.clone(),
         config_json: config.to_string(),
-        limits: entry.limits.to_limits(),
+        limits: PluginLimits::from(&entry.limits),
     }
 }
 
@@ -719,8 +719,8 @@ fn derived_authz(
                     user.clone(),
                     Value::String(format!(
                         "sha256-salted:{}:{}",
-                        tokens::hex(&salt),
-                        tokens::hex(&digest)
+                        crate::gocompat::hex::encode(&salt),
+                        crate::gocompat::hex::encode(&digest)
                     )),
                 )
             })

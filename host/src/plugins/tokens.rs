@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::plugins::MAX_TOKEN_LIFETIME;
+use crate::gocompat::hex;
 
 /// How long a revoked id is remembered.
 pub const REVOCATION_KEEP: Duration = MAX_TOKEN_LIFETIME;
@@ -86,7 +87,7 @@ impl TokenKey {
     /// A key from its bytes.
     pub fn from_bytes(key: Vec<u8>) -> TokenKey {
         let digest = Sha256::digest(&key);
-        let kid = hex(&digest[..8]);
+        let kid = hex::encode(&digest[..8]);
         TokenKey { kid, key }
     }
 
@@ -102,7 +103,7 @@ impl TokenKey {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 warn_if_loose(path);
-                let bytes = from_hex(text.trim()).ok_or_else(|| TokenError::Invalid {
+                let bytes = hex::decode(text.trim()).map_err(|_| TokenError::Invalid {
                     path: path.to_path_buf(),
                     reason: "expected the key as hexadecimal digits".into(),
                 })?;
@@ -116,7 +117,7 @@ impl TokenKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = TokenKey::generate();
-                write_private(path, format!("{}\n", hex(&key.key)).as_bytes())?;
+                write_private(path, format!("{}\n", hex::encode(&key.key)).as_bytes())?;
                 tracing::info!(path = %path.display(), kid = %key.kid, "created the token signing key");
                 Ok(key)
             }
@@ -131,7 +132,7 @@ impl TokenKey {
 
     /// The key as hex, for the authorization plugin's configuration. Never log it.
     pub(crate) fn expose_hex(&self) -> String {
-        hex(&self.key)
+        hex::encode(&self.key)
     }
 
     /// Signs `claims`.
@@ -169,7 +170,7 @@ impl TokenKey {
             iss: user.to_string(),
             iat: now,
             exp: now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
-            jti: hex(&jti),
+            jti: hex::encode(&jti),
             ten: tenant.map(str::to_string),
         };
         Issued {
@@ -339,20 +340,6 @@ pub fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -80,19 +80,33 @@ pub enum StateError {
     Io(#[from] std::io::Error),
 }
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(impl From<$t> for StateError {
-        fn from(e: $t) -> Self { StateError::Db(Box::new(e.into())) }
-    })*};
+/// Implements `From<E>` for `$target` for every redb error type `E` (`redb::Error` and the
+/// five it is made of), through `$make`, a function of the `redb::Error` each converts into.
+/// One copy for the three redb users: the state, the raft log (`consensus`) and the embedded
+/// node's pin store (`ipfs`), which may all import the state (and `ipfs` nothing above it).
+macro_rules! from_redb_errors {
+    ($target:ty, $make:expr) => {
+        $crate::state::from_redb_errors!(@each $target, $make;
+            redb::Error,
+            redb::DatabaseError,
+            redb::TransactionError,
+            redb::TableError,
+            redb::StorageError,
+            redb::CommitError
+        );
+    };
+    (@each $target:ty, $make:expr; $($t:ty),*) => {$(
+        impl From<$t> for $target {
+            fn from(e: $t) -> Self {
+                let make: fn(redb::Error) -> $target = $make;
+                make(redb::Error::from(e))
+            }
+        }
+    )*};
 }
-db_err!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+pub(crate) use from_redb_errors;
+
+from_redb_errors!(StateError, |e| StateError::Db(Box::new(e)));
 
 /// One change to the pinset, as carried by a raft log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -327,7 +327,7 @@ impl PinOptions {
         if let Some(e) = get("expire-at").filter(|v| !v.is_empty()) {
             o.expire_at = parse_rfc3339(e).map_err(TypeError::InvalidExpireAt)?;
         } else if let Some(e) = get("expire-in").filter(|v| !v.is_empty()) {
-            let d = crate::config::duration::parse(e)
+            let d = crate::gocompat::duration::parse(e)
                 .map_err(|e| TypeError::InvalidExpireIn(e.to_string()))?;
             if d < Duration::from_secs(1) {
                 return Err(TypeError::InvalidExpireIn(format!(

@@ -83,6 +83,7 @@ use super::access::{
 use super::stream::{StreamOptions, accepts_trailers, json_array, ndjson};
 use crate::client::{Alert, BandwidthByProtocol, ConnectGraph, Version};
 use crate::cluster::{AddParams, ClusterApi, ClusterError, PinTypeSet};
+use crate::gocompat::{path, strconv};
 use crate::http::multipart::{MultipartReader, parse_media_type};
 use crate::ipfs::api::error::go_quote;
 use crate::types::{PeerDescription, PinOptions, Timestamp, TrackerStatusFilter};
@@ -229,7 +230,7 @@ fn redirect_for(uri: &Uri) -> Option<Response> {
             path[..path.len() - 1].to_string(),
         )
     } else {
-        let clean = clean_path(path);
+        let clean = path::clean(path);
         if clean == path {
             return None;
         }
@@ -240,22 +241,6 @@ fn redirect_for(uri: &Uri) -> Option<Response> {
         r.headers_mut().insert(header::LOCATION, v);
     }
     Some(r)
-}
-
-/// Go's `path.Clean` of a rooted path (gorilla/mux keeps a trailing slash; callers have
-/// removed it already).
-fn clean_path(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
 
 async fn not_found() -> Response {
@@ -374,7 +359,7 @@ fn parse_pin_path(key: &str, rest: &str, p: &Params) -> Result<(String, PinOptio
     let raw = format!("/{key}/{}", rest.strip_suffix('/').unwrap_or(rest));
     let invalid =
         |why: String| format!("error parsing path: invalid path {}: {why}", go_quote(&raw));
-    let cleaned = clean_path(&raw);
+    let cleaned = path::clean(&raw);
     let segs: Vec<&str> = cleaned.split('/').filter(|s| !s.is_empty()).collect();
     if segs.len() < 2 {
         return Err(invalid("path does not have enough components".into()));
@@ -386,20 +371,11 @@ fn parse_pin_path(key: &str, rest: &str, p: &Params) -> Result<(String, PinOptio
     Ok((cleaned, opts))
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Go's `parseBoolParam`: absent or empty → `None`; unparsable → `parameter <name> invalid`.
 fn bool_param(p: &Params, name: &str) -> Result<Option<bool>, String> {
     match first(p, name).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => parse_go_bool(v)
+        Some(v) => strconv::parse_bool(v)
             .map(Some)
             .ok_or_else(|| format!("parameter {name} invalid")),
     }
@@ -1040,8 +1016,6 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(clean_path("//id"), "/id");
-        assert_eq!(clean_path("/pins/./a/../b"), "/pins/b");
         let (p, _) = parse_pin_path(
             "ipfs",
             "QmWSgS32xQEcXMeqd3YPJLrNBLSdsfYCep2U7CFkyrjXwY/a//b/",
@@ -1054,7 +1028,5 @@ mod tests {
         );
         assert!(parse_pin_path("ipfs", "invalidhash", &vec![]).is_err());
         assert!(parse_pin_path("ipns", "example.com/x", &vec![]).is_ok());
-        assert_eq!(parse_go_bool("True"), Some(true));
-        assert_eq!(parse_go_bool("yes"), None);
     }
 }

@@ -47,7 +47,7 @@ use axum::body::Body;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use multiaddr::{Multiaddr, Protocol};
+use multiaddr::Multiaddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -61,6 +61,7 @@ use super::routes::router;
 use super::tls;
 use crate::cluster::ClusterApi;
 use crate::config::RestApiConfig;
+use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
 use crate::plugins::{EndpointKind, PluginSet};
 
 /// How long requests in flight may run on after shutdown is asked.
@@ -104,27 +105,20 @@ async fn socket_addr(ma: &Multiaddr) -> Result<SocketAddr, RestError> {
         addr: ma.to_string(),
         reason: reason.into(),
     };
-    let mut it = ma.iter();
-    let host = it.next();
-    let Some(Protocol::Tcp(port)) = it.next() else {
-        return Err(bad("expected /<ip4|ip6|dns>/<host>/tcp/<port>"));
-    };
-    if it.next().is_some() {
-        return Err(bad("expected /<ip4|ip6|dns>/<host>/tcp/<port>"));
-    }
-    match host {
-        Some(Protocol::Ip4(ip)) => Ok(SocketAddr::new(ip.into(), port)),
-        Some(Protocol::Ip6(ip)) => Ok(SocketAddr::new(ip.into(), port)),
-        Some(Protocol::Dns(ref n) | Protocol::Dns4(ref n) | Protocol::Dns6(ref n)) => {
-            let want_v6 = matches!(host, Some(Protocol::Dns6(_)));
-            let want_v4 = matches!(host, Some(Protocol::Dns4(_)));
-            tokio::net::lookup_host((n.as_ref(), port))
-                .await
-                .map_err(|e| bad(&e.to_string()))?
-                .find(|a| (!want_v4 || a.is_ipv4()) && (!want_v6 || a.is_ipv6()))
-                .ok_or_else(|| bad("name does not resolve"))
-        }
-        _ => Err(bad("expected /<ip4|ip6|dns>/<host>/tcp/<port>")),
+    match tcp_endpoint(ma).map_err(|e| bad(&e.to_string()))? {
+        (TcpHost::Ip(ip), port) => Ok(SocketAddr::new(ip, port)),
+        (
+            TcpHost::Dns {
+                name,
+                v4_only,
+                v6_only,
+            },
+            port,
+        ) => tokio::net::lookup_host((name.as_str(), port))
+            .await
+            .map_err(|e| bad(&e.to_string()))?
+            .find(|a| (!v4_only || a.is_ipv4()) && (!v6_only || a.is_ipv6()))
+            .ok_or_else(|| bad("name does not resolve")),
     }
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::client::DEFAULT_API_ADDR;
+use crate::gocompat::strconv;
 
 /// The `Description` of Go's app.
 pub const DESCRIPTION: &str = "\
@@ -46,41 +47,14 @@ const WAIT_DESC: &str = "Wait for the pin to reach the minimum replication facto
 const WAIT_LIMIT_DESC: &str = "How many peers should reach the desired status to finish waiting";
 const WAIT_TIMEOUT_DESC: &str = "How long to --wait (in seconds). Default: forever";
 
-/// Go's `strconv.ParseInt(s, 0, 64)`: decimal, `0x`, `0o`/`0`, `0b` prefixes, `_` separators.
+/// An integer flag: Go's `strconv.ParseInt(s, 0, 64)`, with urfave's error.
 pub fn parse_go_int(s: &str) -> Result<i64, String> {
-    let err = || format!("invalid value {s:?}: parse error");
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string())
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string())
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string())
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string())
-    } else {
-        (10, lower.clone())
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
-        return Err(err());
-    }
-    let clean: String = digits.chars().filter(|c| *c != '_').collect();
-    let v = i128::from_str_radix(&clean, radix).map_err(|_| err())?;
-    let v = if neg { -v } else { v };
-    i64::try_from(v).map_err(|_| err())
+    strconv::parse_int(s, 64).ok_or_else(|| format!("invalid value {s:?}: parse error"))
 }
 
 /// A Go duration flag (`30s`, `1m30s`).
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    crate::config::duration::parse(s).map_err(|_| format!("invalid value {s:?}: parse error"))
+    crate::gocompat::duration::parse(s).map_err(|_| format!("invalid value {s:?}: parse error"))
 }
 
 /// The whole command line.
@@ -610,15 +584,6 @@ pub fn command(prog: &str) -> clap::Command {
     ))
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 /// Rewrites Go `flag`-style arguments into clap's (see the module docs). `args[0]` is the
 /// program name.
 pub fn normalize(root: &clap::Command, args: &[String]) -> Vec<String> {
@@ -670,7 +635,7 @@ pub fn normalize(root: &clap::Command, args: &[String]) -> Vec<String> {
                     }
                 }
             } else {
-                match value.map(parse_go_bool) {
+                match value.map(strconv::parse_bool) {
                     None => out.push(format!("--{long}")),
                     Some(Some(true)) => out.push(format!("--{long}")),
                     Some(Some(false)) => {}

@@ -141,31 +141,6 @@ fn write(w: &mut dyn Write, s: &str) {
     let _ = w.flush();
 }
 
-/// Go's `hex.DecodeString`, with its messages.
-fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let val = |c: u8| -> Result<u8, String> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            b'A'..=b'F' => Ok(c - b'A' + 10),
-            _ => Err(format!(
-                "encoding/hex: invalid byte: U+{:04X} {:?}",
-                c as u32, c as char
-            )),
-        }
-    };
-    let mut out = Vec::with_capacity(b.len() / 2);
-    for pair in b.chunks(2) {
-        if pair.len() == 1 {
-            val(pair[0])?;
-            return Err("encoding/hex: odd length hex string".into());
-        }
-        out.push(val(pair[0])? << 4 | val(pair[1])?);
-    }
-    Ok(out)
-}
-
 /// How long the libp2p handshake with a `/p2p/` host may take.
 const LIBP2P_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -239,7 +214,8 @@ async fn run_inner(args: Vec<String>, io: &mut Io<'_>, progress: bool) -> Res {
     // Go's `app.Before`: build the client for every command.
     let mut cfg = ClientConfig::default();
     if !cli.secret.is_empty() {
-        let secret = decode_hex(&cli.secret).map_err(|e| check_err(io, "parsing secret", &e, 1))?;
+        let secret = crate::gocompat::hex::decode(&cli.secret)
+            .map_err(|e| check_err(io, "parsing secret", &e.to_string(), 1))?;
         cfg.secret = Some(secret);
     }
     cfg.timeout = (cli.timeout > 0).then(|| Duration::from_secs(cli.timeout as u64));
@@ -456,7 +432,7 @@ fn expire_at(expire_in: &str) -> Result<Timestamp, String> {
     if expire_in.is_empty() {
         return Ok(Timestamp::ZERO);
     }
-    let d = crate::config::duration::parse(expire_in)
+    let d = crate::gocompat::duration::parse(expire_in)
         .map_err(|_| format!("time: invalid duration {expire_in:?}"))?;
     Ok(Timestamp::now().plus(d))
 }
@@ -1006,15 +982,6 @@ mod unit_tests {
 
     #[test]
     fn small_helpers() {
-        assert_eq!(decode_hex("0aFF"), Ok(vec![10, 255]));
-        assert_eq!(
-            decode_hex("abc"),
-            Err("encoding/hex: odd length hex string".into())
-        );
-        assert_eq!(
-            decode_hex("zz"),
-            Err("encoding/hex: invalid byte: U+007A 'z'".into())
-        );
         assert_eq!(parse_credentials("u:p:q"), ("u".into(), "p:q".into()));
         assert_eq!(parse_credentials("u"), ("u".into(), String::new()));
         assert!(parse_metadata(&["a=b=c".into()]).unwrap()["a"] == "b=c");

@@ -7,7 +7,7 @@
 //! URI names, collects positional arguments, and converts option values. It does this the
 //! way go-ipfs-cmds' `http/parse.go` does, and it reports failures with Kubo's messages as
 //! plain-text 400s (see [`super::error`]). Go durations (`timeout=`) are parsed by
-//! [`crate::config::duration`], which the configuration shares.
+//! [`crate::gocompat::duration`], which the configuration shares.
 //!
 //! # Kubo behaviour reproduced (verified in go-ipfs-cmds v0.16 / Kubo 867cdc5)
 //!
@@ -68,7 +68,8 @@ use std::time::Duration;
 use axum::http::Uri;
 
 use super::error::{ApiError, go_quote};
-use crate::config::duration::{self, DurationErrorKind};
+use crate::gocompat::duration::{self, DurationErrorKind};
+use crate::gocompat::strconv;
 
 /// The mount point of the Kubo RPC API.
 pub const API_PREFIX: &str = "/api/v0";
@@ -264,7 +265,7 @@ impl RpcRequest {
         let names = names.option_names();
         match self.single(names)? {
             None => Ok(default),
-            Some(v) => parse_go_bool(v).ok_or_else(|| {
+            Some(v) => parse_cmds_bool(v).ok_or_else(|| {
                 ApiError::invalid_option_value(names.first().copied().unwrap_or(""), "bool", v)
             }),
         }
@@ -292,25 +293,27 @@ impl RpcRequest {
     /// An `IntOption` (Go `int`, parsed as `ParseInt(v, 0, 32)`), e.g. `cid-version`.
     pub fn int(&self, names: impl OptionNames) -> Result<Option<i32>, ApiError> {
         self.converted(names.option_names(), "int", |v| {
-            parse_go_int(v, 32).and_then(|n| i32::try_from(n).ok())
+            strconv::parse_int(v, 32).and_then(|n| i32::try_from(n).ok())
         })
     }
 
     /// An `Int64Option` (`ParseInt(v, 0, 64)`), e.g. `cat`'s `offset`.
     pub fn int64(&self, names: impl OptionNames) -> Result<Option<i64>, ApiError> {
-        self.converted(names.option_names(), "int64", |v| parse_go_int(v, 64))
+        self.converted(names.option_names(), "int64", |v| strconv::parse_int(v, 64))
     }
 
     /// A `UintOption` (Go `uint`, parsed as `ParseUint(v, 0, 32)`), e.g. `add`'s `mode`.
     pub fn uint(&self, names: impl OptionNames) -> Result<Option<u32>, ApiError> {
         self.converted(names.option_names(), "uint", |v| {
-            parse_go_uint(v, 32).and_then(|n| u32::try_from(n).ok())
+            strconv::parse_uint(v, 32).and_then(|n| u32::try_from(n).ok())
         })
     }
 
     /// A `Uint64Option` (`ParseUint(v, 0, 64)`).
     pub fn uint64(&self, names: impl OptionNames) -> Result<Option<u64>, ApiError> {
-        self.converted(names.option_names(), "uint64", |v| parse_go_uint(v, 64))
+        self.converted(names.option_names(), "uint64", |v| {
+            strconv::parse_uint(v, 64)
+        })
     }
 
     /// The global `timeout` option as a duration.
@@ -350,129 +353,13 @@ pub fn split_command(rel: &str) -> Option<(&'static str, Option<&str>)> {
     find(parent).map(|c| (c, Some(last)))
 }
 
-/// go-ipfs-cmds' bool converter: `""` is `true`, otherwise `strconv.ParseBool(lower(v))`.
-pub fn parse_go_bool(v: &str) -> Option<bool> {
+/// go-ipfs-cmds' bool converter: `""` is `true`, otherwise `strconv.ParseBool(lower(v))`
+/// (so `TrUe` is accepted here, though not by Go's `strconv.ParseBool` alone).
+fn parse_cmds_bool(v: &str) -> Option<bool> {
     if v.is_empty() {
         return Some(true);
     }
-    match v.to_lowercase().as_str() {
-        "1" | "t" | "true" => Some(true),
-        "0" | "f" | "false" => Some(false),
-        _ => None,
-    }
-}
-
-/// Go's `underscoreOK`: `_` only between digits, or between a base prefix and a digit.
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let b = match b.first() {
-        Some(b'+' | b'-') => &b[1..],
-        _ => b,
-    };
-    // saw: b'^' start, b'0' digit or prefix, b'_' underscore, b'!' other
-    let mut saw = b'^';
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    while i < b.len() {
-        let c = b[i];
-        let lc = c.to_ascii_lowercase();
-        if c.is_ascii_digit() || (hex && (b'a'..=b'f').contains(&lc)) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
-}
-
-/// Go's `strconv.ParseUint(s, 0, bits)`.
-pub fn parse_go_uint(s: &str, bits: u32) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.is_empty() {
-        return None;
-    }
-    let (base, digits): (u64, &[u8]) = if b[0] == b'0' {
-        match b.get(1).map(u8::to_ascii_lowercase) {
-            Some(b'b') if b.len() >= 3 => (2, &b[2..]),
-            Some(b'o') if b.len() >= 3 => (8, &b[2..]),
-            Some(b'x') if b.len() >= 3 => (16, &b[2..]),
-            _ => (8, &b[1..]),
-        }
-    } else {
-        (10, b)
-    };
-    let max: u64 = if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    };
-    let mut n: u64 = 0;
-    let mut underscores = false;
-    for &c in digits {
-        let d = match c {
-            b'_' => {
-                underscores = true;
-                continue;
-            }
-            b'0'..=b'9' => u64::from(c - b'0'),
-            c if c.is_ascii_alphabetic() => u64::from(c.to_ascii_lowercase() - b'a') + 10,
-            _ => return None,
-        };
-        if d >= base {
-            return None;
-        }
-        n = n.checked_mul(base)?.checked_add(d)?;
-        if n > max {
-            return None;
-        }
-    }
-    if underscores && !underscore_ok(s) {
-        return None;
-    }
-    Some(n)
-}
-
-/// Go's `strconv.ParseInt(s, 0, bits)`.
-pub fn parse_go_int(s: &str, bits: u32) -> Option<i64> {
-    let (neg, rest) = match s.as_bytes().first() {
-        Some(b'+') => (false, &s[1..]),
-        Some(b'-') => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if rest.is_empty() {
-        return None;
-    }
-    // ParseInt hands the unsigned part to ParseUint, but checks underscores on the whole.
-    let un = parse_go_uint(rest, 64)?;
-    if rest.contains('_') && !underscore_ok(s) {
-        return None;
-    }
-    let cutoff: u64 = 1u64 << (bits.clamp(1, 64) - 1);
-    if !neg && un >= cutoff {
-        return None;
-    }
-    if neg && un > cutoff {
-        return None;
-    }
-    if neg {
-        Some((un as i64).wrapping_neg())
-    } else {
-        Some(un as i64)
-    }
+    strconv::parse_bool(&v.to_lowercase())
 }
 
 /// Percent-decode like Go's `url.QueryUnescape` (`query == true`: `+` becomes a space) or
@@ -761,27 +648,6 @@ mod tests {
         assert_eq!(r.uint("mode").unwrap(), Some(0o644));
         assert_eq!(r.int64("mtime").unwrap(), Some(-5));
         assert_eq!(r.int("max-file-links").unwrap(), Some(1000));
-        assert_eq!(parse_go_int("010", 32), Some(8)); // leading zero is octal in Go base 0
-        assert_eq!(parse_go_int("0b101", 32), Some(5));
-        assert_eq!(parse_go_int("0o17", 32), Some(15));
-        assert_eq!(parse_go_int("-2147483648", 32), Some(-2147483648));
-        assert_eq!(parse_go_int("2147483648", 32), None);
-        assert_eq!(parse_go_int("+7", 32), Some(7));
-        assert_eq!(parse_go_int("9223372036854775807", 64), Some(i64::MAX));
-        assert_eq!(parse_go_int("-9223372036854775808", 64), Some(i64::MIN));
-        assert_eq!(parse_go_int("9223372036854775808", 64), None);
-        for bad in [
-            "", "-", "08", "0x", "1__0", "_1", "1_", "0x_", "1e3", " 1", "0b2",
-        ] {
-            assert_eq!(parse_go_int(bad, 64), None, "{bad:?}");
-        }
-        assert_eq!(parse_go_int("0x_1f", 64), Some(31));
-        assert_eq!(parse_go_int("0", 64), Some(0));
-        assert_eq!(parse_go_uint("+1", 64), None);
-        assert_eq!(parse_go_uint("4294967295", 32), Some(u32::MAX as u64));
-        assert_eq!(parse_go_uint("4294967296", 32), None);
-        assert_eq!(parse_go_uint("18446744073709551615", 64), Some(u64::MAX));
-        assert_eq!(parse_go_uint("18446744073709551616", 64), None);
 
         let r = req("/api/v0/add?cid-version=one&mode=-1&offset=");
         assert_text_400(

@@ -251,18 +251,14 @@ pub fn format(d: Duration) -> String {
     out
 }
 
-/// Serde for `Duration` fields written as Go duration strings.
-pub mod serde_go {
+/// Serde for `Duration` fields written as Go duration strings (`#[serde(with = "serde_go")]`
+/// on the configuration's `Serialize`-only sections: reading goes through `config::json`).
+pub(crate) mod serde_go {
     use super::*;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(*d))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
