@@ -67,9 +67,6 @@ use crate::types::{
 };
 use args::{Cli, Command, HealthCommand, IpfsCommand, PeersCommand, PinCommand, PinWaitArgs};
 
-/// The version `-v` prints: the IPFS Cluster release whose API and CLI this mirrors.
-pub const VERSION: &str = "1.1.6";
-
 /// Where the program writes.
 pub struct Io<'a> {
     pub out: &'a mut dyn Write,
@@ -232,7 +229,7 @@ async fn run_inner(args: Vec<String>, io: &mut Io<'_>, progress: bool) -> Res {
         .map_err(|e| clap_error(e, io))?;
     let cli = Cli::from_arg_matches(&matches).map_err(|e| clap_error(e, io))?;
     if cli.version {
-        write(io.out, &format!("{prog} version {VERSION}\n"));
+        write(io.out, &format!("{prog} {}\n", super::version_text()));
         return Ok(());
     }
 
