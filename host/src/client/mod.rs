@@ -44,7 +44,7 @@ pub use self::error::ClientError;
 pub use self::query::{
     AddParams, DEFAULT_SHARD_SIZE, PinTypeFilter, ipfs_path, pin_options_to_query, query_escape,
 };
-pub use self::stream::{ItemStream, JsonStreamDecoder, STREAM_ERROR_TRAILER};
+pub use self::stream::{ItemStream, JsonStreamDecoder, STREAM_ERROR_TRAILER, StreamSyntaxError};
 pub use self::upload::{AddSource, MultipartUpload, clean_path};
 pub use self::wire::FromWire;
 pub use crate::types::{Alert, Bandwidth, BandwidthByProtocol, ConnectGraph, Token, Version};
@@ -217,7 +217,7 @@ impl Client {
         }
         T::from_wire(&body).map(Some).map_err(|e| ClientError::Api {
             code: status as i64,
-            message: e,
+            message: e.to_string(),
         })
     }
 

@@ -17,6 +17,17 @@ use super::{ClientError, FromWire};
 /// The trailer streaming endpoints set (empty, or the error that cut the stream short).
 pub const STREAM_ERROR_TRAILER: &str = "x-stream-error";
 
+/// A stream that is not a sequence of JSON objects or arrays, worded as Go's `json.Decoder`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamSyntaxError {
+    /// Something other than whitespace, `{` or `[` where a value should start.
+    #[error("invalid character '{0}' looking for beginning of value")]
+    InvalidStart(char),
+    /// The body ended inside a value.
+    #[error("unexpected EOF")]
+    UnexpectedEof,
+}
+
 /// Splits a byte stream into concatenated JSON values (what Go's `json.Decoder` reads: NDJSON,
 /// but any whitespace between values works), keeping scan state across chunks.
 #[derive(Debug, Default)]
@@ -41,7 +52,7 @@ impl JsonStreamDecoder {
 
     /// The next complete value, `Ok(None)` when more bytes are needed. Only objects and arrays
     /// are accepted at the top level (every stream of the API is made of objects).
-    pub fn next_value(&mut self) -> Result<Option<Vec<u8>>, String> {
+    pub fn next_value(&mut self) -> Result<Option<Vec<u8>>, StreamSyntaxError> {
         while self.scan < self.buf.len() {
             let c = self.buf[self.scan];
             if self.start.is_none() {
@@ -52,10 +63,7 @@ impl JsonStreamDecoder {
                         self.depth = 1;
                     }
                     other => {
-                        return Err(format!(
-                            "invalid character '{}' looking for beginning of value",
-                            other as char
-                        ));
+                        return Err(StreamSyntaxError::InvalidStart(other as char));
                     }
                 }
                 self.scan += 1;
@@ -92,13 +100,13 @@ impl JsonStreamDecoder {
     }
 
     /// Checks that nothing but whitespace is left once the body has ended.
-    pub fn finish(&self) -> Result<(), String> {
+    pub fn finish(&self) -> Result<(), StreamSyntaxError> {
         if self.start.is_some()
             || self.buf[self.scan.min(self.buf.len())..]
                 .iter()
                 .any(|c| !c.is_ascii_whitespace())
         {
-            return Err("unexpected EOF".into());
+            return Err(StreamSyntaxError::UnexpectedEof);
         }
         Ok(())
     }
@@ -140,10 +148,12 @@ impl<T: FromWire> ItemStream<T> {
         loop {
             match self.decoder.next_value() {
                 Ok(Some(v)) => {
-                    return Some(T::from_wire(&v).map_err(|e| self.fail(ClientError::Decode(e))));
+                    return Some(
+                        T::from_wire(&v).map_err(|e| self.fail(ClientError::Decode(e.to_string()))),
+                    );
                 }
                 Ok(None) => {}
-                Err(e) => return Some(Err(self.fail(ClientError::Decode(e)))),
+                Err(e) => return Some(Err(self.fail(ClientError::Decode(e.to_string())))),
             }
             let Some(body) = self.body.as_mut() else {
                 return self.end();
@@ -186,7 +196,7 @@ impl<T: FromWire> ItemStream<T> {
     fn end(&mut self) -> Option<Result<T, ClientError>> {
         self.done = true;
         if let Err(e) = self.decoder.finish() {
-            return Some(Err(ClientError::Decode(e)));
+            return Some(Err(ClientError::Decode(e.to_string())));
         }
         if self.trailer_errors.is_empty() {
             None

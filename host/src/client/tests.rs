@@ -89,12 +89,13 @@ fn decoder_splits_values_across_chunks() {
     let mut d = JsonStreamDecoder::new();
     d.push(b"{\"a\":1");
     assert!(d.next_value().unwrap().is_none());
-    assert_eq!(d.finish().unwrap_err(), "unexpected EOF");
+    assert_eq!(d.finish().unwrap_err().to_string(), "unexpected EOF");
     let mut d = JsonStreamDecoder::new();
     d.push(b" x");
     assert!(
         d.next_value()
             .unwrap_err()
+            .to_string()
             .contains("invalid character 'x'")
     );
 }

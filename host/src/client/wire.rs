@@ -17,10 +17,10 @@ pub trait FromWire: DeserializeOwned {
     fn fix_nulls(_v: &mut Value) {}
 
     /// Decodes after [`FromWire::fix_nulls`].
-    fn from_wire(bytes: &[u8]) -> Result<Self, String> {
-        let mut v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    fn from_wire(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let mut v: Value = serde_json::from_slice(bytes)?;
         Self::fix_nulls(&mut v);
-        serde_json::from_value(v).map_err(|e| e.to_string())
+        serde_json::from_value(v)
     }
 }
 
