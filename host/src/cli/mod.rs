@@ -10,9 +10,9 @@
 
 pub mod ctl;
 pub mod daemon;
-pub mod ipfs;
-pub mod plugin;
-pub mod service;
+pub(crate) mod ipfs;
+pub(crate) mod plugin;
+pub(crate) mod service;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -36,7 +36,7 @@ pub(crate) fn version_text() -> &'static str {
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines (coloured when stderr is a terminal).
     #[default]
     Text,
@@ -47,7 +47,7 @@ pub enum LogFormat {
 /// Pinfold: an IPFS Cluster peer with sandboxed policy plugins (≈ ipfs-cluster-service).
 #[derive(Debug, Parser)]
 #[command(name = "pinfold", version = version_text(), about)]
-pub struct Service {
+pub(crate) struct Service {
     /// Path to the configuration and data folder (default ~/.pinfold).
     #[arg(short = 'c', long = "config", global = true, env = "PINFOLD_PATH")]
     pub config: Option<PathBuf>,
@@ -71,7 +71,7 @@ pub struct Service {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ServiceCommand {
+pub(crate) enum ServiceCommand {
     /// Create a configuration (service.json, identity.json, peerstore).
     Init(service::InitArgs),
     /// Run the cluster peer (creates a default configuration first if there is none).
@@ -106,7 +106,7 @@ pub(crate) fn init_logging(level: &str, format: LogFormat) {
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");

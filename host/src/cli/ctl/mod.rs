@@ -41,11 +41,11 @@
 //! Help is clap's layout (Go's texts); `--debug` only adds request errors' details; `add`
 //! shows a progress bar on stderr when stderr is a terminal (Go's is disabled).
 
-pub mod args;
+pub(crate) mod args;
 mod commands;
-pub mod format;
-pub mod graph;
-pub mod humanize;
+pub(crate) mod format;
+pub(crate) mod graph;
+pub(crate) mod humanize;
 
 #[cfg(test)]
 mod tests;
