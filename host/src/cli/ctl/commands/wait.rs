@@ -20,6 +20,8 @@ enum WaitError {
 }
 
 impl Ctl<'_, '_> {
+    /// Go's `waitFor`: polls the status of `cid` until `target` is reached on `limit` peers
+    /// (all when `limit` ≤ 0) and returns it, or the exit code of a failed wait.
     pub(crate) async fn wait_for(
         &mut self,
         cid: &Cid,
