@@ -13,9 +13,11 @@
 /// `--version`).
 pub const API_VERSION: &str = "1.1.6";
 
+mod rest;
 mod status;
 mod time_json;
 
+pub use rest::{Alert, Bandwidth, BandwidthByProtocol, ConnectGraph, Token, Version};
 pub use status::{TrackerStatus, TrackerStatusFilter};
 pub use time_json::{Timestamp, format_rfc3339, parse_rfc3339};
 

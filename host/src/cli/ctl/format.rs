@@ -21,10 +21,9 @@
 use serde::Serialize;
 
 use super::humanize;
-use crate::client::{Alert, BandwidthByProtocol, ClientError, Version};
 use crate::types::{
-    AddedOutput, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription, Pin, PinMode, PinType,
-    Timestamp, format_rfc3339,
+    AddedOutput, Alert, BandwidthByProtocol, GlobalPinInfo, GlobalRepoGc, Metric, PeerDescription,
+    Pin, PinMode, PinType, Timestamp, Version, format_rfc3339,
 };
 
 /// Go's `fmt.Print` of an undefined CID.
@@ -70,11 +69,6 @@ pub fn error_json(code: i64, message: &str) -> String {
         message: &'a str,
     }
     json(&E { code, message })
-}
-
-/// The code and message an error prints with (only for API errors).
-pub fn error_parts(e: &ClientError) -> Option<(i64, &str)> {
-    e.api_code().map(|c| (c, e.message()))
 }
 
 /// Go's `Time.Format("2006-01-02 15:04:05")` (UTC).

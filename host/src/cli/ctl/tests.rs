@@ -987,7 +987,15 @@ async fn commands_help_and_version() {
     assert_eq!(out, expected);
     assert_eq!(
         ctl(&["-v"]).await,
-        (0, "ipfs-cluster-ctl version 1.1.6\n".into(), String::new())
+        (
+            0,
+            format!(
+                "ipfs-cluster-ctl {} (IPFS Cluster API {})\n",
+                env!("CARGO_PKG_VERSION"),
+                crate::types::API_VERSION
+            ),
+            String::new()
+        )
     );
     let (code, out, _) = ctl(&[]).await;
     assert_eq!(code, 0);
