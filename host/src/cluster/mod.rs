@@ -11,7 +11,10 @@
 //!
 //! # One file per job
 //! `Cluster` and its parts are defined here; each job adds its methods to it in a file of its
-//! own. Every file imports from this one (and `net.rs`), never from a sibling:
+//! own (its fields are private to this module, so every job file sees them, nothing outside
+//! does). The arrows go one way: the files import from this one, and the only imports
+//! between siblings go to `net.rs` and `metrics.rs` (its list of metric names), which import
+//! no sibling:
 //! * `net.rs`: what a peer needs to reach the others ([`ClusterNet`]) and the context of a
 //!   membership change; a leaf.
 //! * `pin.rs`: the pinset: pin/unpin (validate → allocate → commit through consensus, a
@@ -28,9 +31,8 @@
 //! * `handle.rs`: [`ClusterHandle`], the [`ClusterApi`] of a [`Cluster`].
 //!
 //! # Background work
-//! Applied entries are fed to the tracker; `pin_recover_interval` re-queues failed pins (and
-//! once at start, which also re-pins what a crash interrupted); `state_sync_interval` unpins
-//! expired pins. [`Cluster::shutdown`] stops all of it.
+//! [`Cluster::start`] starts it (see `loops.rs`); [`Cluster::shutdown`] stops it, the tracker
+//! and consensus.
 
 mod add;
 mod handle;
@@ -157,7 +159,7 @@ pub enum ClusterError {
 
 impl ClusterError {
     /// The HTTP status for this error.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             ClusterError::NotFound => 404,
             ClusterError::BadRequest(_)
@@ -174,45 +176,21 @@ pub type ClusterResult<T> = Result<T, ClusterError>;
 /// Which pin types `/allocations` lists (`filter=pin,meta-pin,clusterdag-pin,shard-pin,all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PinTypeSet {
-    pub data: bool,
-    pub meta: bool,
-    pub cluster_dag: bool,
-    pub shard: bool,
+    pub(crate) data: bool,
+    pub(crate) meta: bool,
+    pub(crate) cluster_dag: bool,
+    pub(crate) shard: bool,
 }
 
 impl PinTypeSet {
-    pub const ALL: PinTypeSet = PinTypeSet {
+    pub(crate) const ALL: PinTypeSet = PinTypeSet {
         data: true,
         meta: true,
         cluster_dag: true,
         shard: true,
     };
 
-    /// Parses a comma list; `None` for an unknown name ("invalid filter value").
-    pub fn parse(filter: &str) -> Option<PinTypeSet> {
-        if filter.is_empty() {
-            return Some(Self::ALL);
-        }
-        let mut set = PinTypeSet {
-            data: false,
-            meta: false,
-            cluster_dag: false,
-            shard: false,
-        };
-        for f in filter.split(',') {
-            match f.trim() {
-                "all" => return Some(Self::ALL),
-                "pin" => set.data = true,
-                "meta-pin" => set.meta = true,
-                "clusterdag-pin" => set.cluster_dag = true,
-                "shard-pin" => set.shard = true,
-                _ => return None,
-            }
-        }
-        Some(set)
-    }
-
-    pub fn contains(self, t: PinType) -> bool {
+    pub(crate) fn contains(self, t: PinType) -> bool {
         match t {
             PinType::Data => self.data,
             PinType::Meta => self.meta,
@@ -226,18 +204,18 @@ impl PinTypeSet {
 /// Parameters of `/add` beyond the pin options (IPFS Cluster's `AddParams`, §1.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddParams {
-    pub pin_options: PinOptions,
-    pub local: bool,
-    pub wrap_with_directory: bool,
-    pub progress: bool,
-    pub cid_version: Option<u32>,
-    pub raw_leaves: Option<bool>,
-    pub layout_trickle: bool,
-    pub chunker: Option<String>,
-    pub hash: Option<String>,
+    pub(crate) pin_options: PinOptions,
+    pub(crate) local: bool,
+    pub(crate) wrap_with_directory: bool,
+    pub(crate) progress: bool,
+    pub(crate) cid_version: Option<u32>,
+    pub(crate) raw_leaves: Option<bool>,
+    pub(crate) layout_trickle: bool,
+    pub(crate) chunker: Option<String>,
+    pub(crate) hash: Option<String>,
     /// `format=car`: the body is a CAR with exactly one root.
-    pub car: bool,
-    pub no_pin: bool,
+    pub(crate) car: bool,
+    pub(crate) no_pin: bool,
 }
 
 /// A stream of results the APIs forward as NDJSON.
