@@ -2,8 +2,9 @@
 //! until SIGINT/SIGTERM.
 //!
 //! Order of start-up: folder lock → configuration (file + `CLUSTER_*` environment) →
-//! embedded IPFS node (when `ipfs_node.embedded` is present; its Kubo RPC API on loopback) or
-//! the Kubo at `node_multiaddress`, waited for → state and raft (this peer alone, elected at
+//! embedded IPFS node (when `ipfs_node.embedded` is present; its Kubo RPC API on loopback for
+//! users and tools, while the peer calls the node in process) or the Kubo at
+//! `node_multiaddress`, waited for → state and raft (this peer alone, elected at
 //! once) → pin tracker → cluster façade → REST API. Each listener prints one line on stdout
 //! (`RPC API server listening on …`, `REST API listening on …`) and, once everything runs,
 //! `** IPFS Cluster is READY **`, as Go prints it; scripts and tests wait for that line.
@@ -156,7 +157,13 @@ pub async fn run(
             (format!("http://{addr}"), None)
         }
     };
-    let ipfs = IpfsConnector::new(connector_config(&service, ipfs_url.clone()))?;
+    // the peer calls its embedded node in process; that node's Kubo RPC server is for others
+    let ipfs = match &node {
+        Some(node) => {
+            IpfsConnector::embedded(node.clone(), connector_config(&service, ipfs_url.clone()))
+        }
+        None => IpfsConnector::kubo(connector_config(&service, ipfs_url.clone()))?,
+    };
     wait_for_ipfs(&ipfs, &ipfs_url).await?;
 
     if !service.cluster.mdns_interval.is_zero() {

@@ -38,7 +38,7 @@ async fn start(pin_timeout: Duration) -> Harness {
     ));
     let mut cc = ConnectorConfig::with_defaults(url);
     cc.pin_timeout = pin_timeout;
-    let ipfs = IpfsConnector::new(cc).unwrap();
+    let ipfs = IpfsConnector::kubo(cc).unwrap();
     let peer = libp2p_identity::PeerId::random();
     let data = dir.path().join("raft");
     std::fs::create_dir_all(&data).unwrap();

@@ -1,33 +1,45 @@
-//! The IPFS connector: the Kubo RPC client through which a cluster peer drives its IPFS node,
-//! whether that is a Kubo daemon at `node_multiaddress` or Pinfold's embedded node (which
-//! serves the same API on loopback, so there is one code path for both).
+//! The IPFS connector: how a cluster peer drives its IPFS node. [`IpfsConnector`] is the
+//! handle the façade and the tracker hold (a cheap clone); behind it sits one [`IpfsBackend`]:
+//! - [`kubo`]: the Kubo RPC client, for a Kubo daemon at `node_multiaddress`;
+//! - [`embedded`]: Pinfold's embedded node in the same process, called directly (no HTTP, no
+//!   JSON, no socket per call). Its Kubo RPC server still runs for users and other tools; the
+//!   peer itself no longer goes through it.
 //!
-//! Behaviour follows IPFS Cluster's `ipfshttp` connector: every call is a `POST` to
-//! `/api/v0/...`; non-200 answers carry Kubo's `{"Message","Code"}` and become
-//! [`ConnectorError::Ipfs`]; transport failures say "is it running?". Timeouts come from
-//! `ipfs_connector.ipfshttp`: `ipfs_request_timeout` for ordinary calls, `unpin_timeout`,
-//! `repogc_timeout`, and `pin_timeout`, which is a **stall** timeout: a `pin/add` is cancelled
-//! (by dropping the connection) only when its `Progress` has not grown for that long, so a big
-//! DAG that keeps arriving is never cut off, while a pin whose blocks nobody has ends.
+//! Both give the same answers and the same error texts: the embedded backend mirrors what the
+//! node's Kubo RPC server (`ipfs/api/`) answers, and the tests in `tests.rs` run one body against
+//! both. What the two share lives in the handle: "already pinned" short-cuts, `pin/update` when
+//! the pin replaces a recursive one, `unpin_disable`, the `/ipfs/<cid>` short-cut of `resolve`,
+//! and `pin_timeout`, which is a **stall** timeout: a pin is cancelled (its future dropped, which
+//! for Kubo closes the connection) only when its progress has not grown for that long, so a big
+//! DAG that keeps arriving is never cut off, while a pin whose blocks nobody has ends. The
+//! other timeouts of `ipfs_connector.ipfshttp` (`ipfs_request_timeout`, `unpin_timeout`,
+//! `repogc_timeout`) bound each call in both backends.
 //!
 //! Deliberate difference from Go: listing pins walks both `recursive` and `direct` pins (Go's
 //! loop stops after the first type, so direct pins showed as `unexpectedly_unpinned`).
 
+pub(crate) mod embedded;
+pub(crate) mod kubo;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
-use futures::{Stream, StreamExt};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::ipfs::node::{Node, NodeError};
 use crate::types::PinMode;
 
 /// Settings of the connector (the `ipfs_connector.ipfshttp` keys it uses).
 #[derive(Debug, Clone)]
 pub struct ConnectorConfig {
-    /// `http://host:port`, derived from `node_multiaddress`.
+    /// `http://host:port`, derived from `node_multiaddress` (the Kubo backend only).
     pub base_url: String,
     pub request_timeout: Duration,
     pub pin_timeout: Duration,
@@ -55,11 +67,21 @@ impl ConnectorConfig {
 pub enum ConnectorError {
     #[error("IPFS request failed (is it running?) ({path}): {reason}")]
     Unreachable { path: String, reason: String },
+    /// The node answered with an error (Kubo's `Message`).
     #[error("IPFS error ({path}): {message}")]
     Ipfs {
         path: String,
         status: u16,
         message: String,
+    },
+    /// The embedded node failed a call; the text is the one its Kubo RPC server would send
+    /// (`context` is the prefix the server puts before the node's error, e.g. `pin: `).
+    #[error("IPFS error ({path}): {context}{source}")]
+    Node {
+        path: &'static str,
+        context: &'static str,
+        #[source]
+        source: Box<NodeError>,
     },
     #[error("IPFS request timed out ({path}) after {after:?}")]
     Timeout { path: String, after: Duration },
@@ -89,6 +111,7 @@ impl IpfsPinStatus {
         }
     }
 
+    /// From a pin type as `pin/ls` writes it (`indirect through <root>` included).
     fn from_type(t: &str) -> IpfsPinStatus {
         match t {
             "recursive" => IpfsPinStatus::Recursive,
@@ -101,212 +124,106 @@ impl IpfsPinStatus {
 
 /// The node's identity as `id` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct IpfsNodeId {
+pub(crate) struct IpfsNodeId {
     #[serde(rename = "ID")]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(rename = "Addresses", default)]
-    pub addresses: Option<Vec<String>>,
+    pub(crate) addresses: Option<Vec<String>>,
 }
 
 /// `repo/stat?size-only=true`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct RepoStat {
+pub(crate) struct RepoStat {
     #[serde(rename = "RepoSize")]
-    pub repo_size: u64,
+    pub(crate) repo_size: u64,
     #[serde(rename = "StorageMax")]
-    pub storage_max: u64,
+    pub(crate) storage_max: u64,
 }
 
-/// One line of `repo/gc`.
+/// One line of `repo/gc`: a removed block, or (without `key`) an error met.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GcKey {
-    pub key: Option<Cid>,
-    pub error: String,
+pub(crate) struct GcKey {
+    pub(crate) key: Option<Cid>,
+    pub(crate) error: String,
 }
 
-/// The Kubo RPC client.
+/// The pins of a node, streamed: `(cid, status)`.
+pub(crate) type PinStream = BoxStream<'static, Result<(Cid, IpfsPinStatus), ConnectorError>>;
+
+/// One way to reach an IPFS node: the operations the cluster and the tracker use. Futures
+/// are boxed so that the handle can hold any backend as `Arc<dyn IpfsBackend>`.
+pub(crate) trait IpfsBackend: Send + Sync + std::fmt::Debug {
+    /// `id`: also the readiness probe.
+    fn id(&self) -> BoxFuture<'_, Result<IpfsNodeId, ConnectorError>>;
+    /// How the node pins `cid` now (not pinned is [`IpfsPinStatus::Unpinned`], not an error).
+    fn pin_ls_cid<'a>(
+        &'a self,
+        cid: &'a Cid,
+    ) -> BoxFuture<'a, Result<IpfsPinStatus, ConnectorError>>;
+    /// `pin/add`, reporting blocks visited to `progress`; no timeout of its own (the handle
+    /// drops the future when progress stalls).
+    fn pin_add<'a>(
+        &'a self,
+        cid: &'a Cid,
+        mode: PinMode,
+        progress: &'a mut (dyn FnMut(u64) + Send),
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+    /// `pin/update` keeping the old pin; no timeout (as IPFS Cluster).
+    fn pin_update<'a>(
+        &'a self,
+        from: &'a Cid,
+        to: &'a Cid,
+    ) -> BoxFuture<'a, Result<(), ConnectorError>>;
+    /// `pin/rm`; "not pinned" counts as success.
+    fn unpin<'a>(&'a self, cid: &'a Cid) -> BoxFuture<'a, Result<(), ConnectorError>>;
+    /// Every recursive pin, then every direct one.
+    fn pin_ls(&self) -> BoxFuture<'_, Result<PinStream, ConnectorError>>;
+    fn repo_stat(&self) -> BoxFuture<'_, Result<RepoStat, ConnectorError>>;
+    fn repo_gc(&self) -> BoxFuture<'_, Result<Vec<GcKey>, ConnectorError>>;
+    /// Resolves a path that is more than `/ipfs/<cid>` (the handle answers that one).
+    fn resolve<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Cid, ConnectorError>>;
+    /// Stores blocks (not pinned), all of the first block's CID version, codec and hash.
+    fn block_put(&self, blocks: Vec<(Cid, Bytes)>) -> BoxFuture<'_, Result<(), ConnectorError>>;
+    fn swarm_connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<(), ConnectorError>>;
+}
+
+/// The connector handle: one backend and the settings every backend shares. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct IpfsConnector {
-    http: reqwest::Client,
-    config: ConnectorConfig,
-}
-
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
+    backend: Arc<dyn IpfsBackend>,
+    pin_timeout: Duration,
+    unpin_disable: bool,
 }
 
 impl IpfsConnector {
-    pub fn new(config: ConnectorConfig) -> Result<Self, ConnectorError> {
-        let http = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| ConnectorError::Unreachable {
-                path: String::new(),
-                reason: e.to_string(),
-            })?;
-        Ok(IpfsConnector { http, config })
-    }
-
-    pub fn config(&self) -> &ConnectorConfig {
-        &self.config
-    }
-
-    /// Sends `POST /api/v0/<cmd>?<query>`; returns the response once its status is 200.
-    async fn call(
-        &self,
-        cmd: &str,
-        q: &[(&str, &str)],
-        timeout: Option<Duration>,
-        body: Option<reqwest::multipart::Form>,
-    ) -> Result<reqwest::Response, ConnectorError> {
-        let url = format!("{}/api/v0/{cmd}?{}", self.config.base_url, query(q));
-        let mut req = self.http.post(&url);
-        if let Some(t) = timeout {
-            req = req.timeout(t);
-        }
-        if let Some(form) = body {
-            req = req.multipart(form);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| self.transport_error(cmd, e, timeout))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let text = resp.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("Message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| format!("Code {}: {}", status.as_u16(), text.trim()));
-        Err(ConnectorError::Ipfs {
-            path: cmd.to_string(),
-            status: status.as_u16(),
-            message,
+    /// The Kubo RPC client for the node at `config.base_url`.
+    pub fn kubo(config: ConnectorConfig) -> Result<Self, ConnectorError> {
+        let (pin_timeout, unpin_disable) = (config.pin_timeout, config.unpin_disable);
+        Ok(IpfsConnector {
+            backend: Arc::new(kubo::KuboBackend::new(config)?),
+            pin_timeout,
+            unpin_disable,
         })
     }
 
-    fn transport_error(
-        &self,
-        cmd: &str,
-        e: reqwest::Error,
-        timeout: Option<Duration>,
-    ) -> ConnectorError {
-        match timeout {
-            Some(after) if e.is_timeout() => ConnectorError::Timeout {
-                path: cmd.to_string(),
-                after,
-            },
-            _ => ConnectorError::Unreachable {
-                path: cmd.to_string(),
-                reason: e.to_string(),
-            },
+    /// The embedded `node`, called in this process (`config.base_url` is not used).
+    pub fn embedded(node: Arc<Node>, config: ConnectorConfig) -> Self {
+        let (pin_timeout, unpin_disable) = (config.pin_timeout, config.unpin_disable);
+        IpfsConnector {
+            backend: Arc::new(embedded::EmbeddedBackend::new(node, config)),
+            pin_timeout,
+            unpin_disable,
         }
-    }
-
-    async fn call_json<T: for<'de> Deserialize<'de>>(
-        &self,
-        cmd: &str,
-        q: &[(&str, &str)],
-        timeout: Duration,
-    ) -> Result<T, ConnectorError> {
-        let resp = self.call(cmd, q, Some(timeout), None).await?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(cmd, e, Some(timeout)))?;
-        serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Protocol {
-            path: cmd.to_string(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// The NDJSON values of a streamed answer, one at a time (a last line without its
-    /// newline counts).
-    fn lines(
-        &self,
-        cmd: &str,
-        resp: reqwest::Response,
-    ) -> impl Stream<Item = Result<Value, ConnectorError>> + Send + 'static {
-        let path = cmd.to_string();
-        let state = (resp.bytes_stream(), Vec::<u8>::new(), false);
-        futures::stream::unfold(state, move |(mut bytes, mut buf, mut ended)| {
-            let path = path.clone();
-            async move {
-                loop {
-                    let line: Vec<u8> = match buf.iter().position(|b| *b == b'\n') {
-                        Some(pos) => buf.drain(..=pos).collect(),
-                        None if ended => std::mem::take(&mut buf),
-                        None => {
-                            match bytes.next().await {
-                                Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                                Some(Err(e)) => {
-                                    let err = ConnectorError::Unreachable {
-                                        path,
-                                        reason: e.to_string(),
-                                    };
-                                    return Some((Err(err), (bytes, Vec::new(), true)));
-                                }
-                                None => ended = true,
-                            }
-                            continue;
-                        }
-                    };
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        if ended && buf.is_empty() {
-                            return None;
-                        }
-                        continue;
-                    }
-                    let v = serde_json::from_slice(&line).map_err(|e| ConnectorError::Protocol {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    });
-                    return Some((v, (bytes, buf, ended)));
-                }
-            }
-        })
     }
 
     /// `id`: also the readiness probe.
-    pub async fn id(&self) -> Result<IpfsNodeId, ConnectorError> {
-        self.call_json("id", &[], self.config.request_timeout).await
+    pub(crate) async fn id(&self) -> Result<IpfsNodeId, ConnectorError> {
+        self.backend.id().await
     }
 
     /// How the node pins `cid` now.
     pub async fn pin_ls_cid(&self, cid: &Cid) -> Result<IpfsPinStatus, ConnectorError> {
-        let c = cid.to_string();
-        match self
-            .call(
-                "pin/ls",
-                &[("arg", &c), ("stream", "true")],
-                Some(self.config.request_timeout),
-                None,
-            )
-            .await
-        {
-            Ok(resp) => {
-                let mut lines = Box::pin(self.lines("pin/ls", resp));
-                match lines.next().await {
-                    Some(v) => {
-                        let v = v?;
-                        Ok(IpfsPinStatus::from_type(
-                            v.get("Type").and_then(Value::as_str).unwrap_or(""),
-                        ))
-                    }
-                    None => Ok(IpfsPinStatus::Unpinned),
-                }
-            }
-            Err(ConnectorError::Ipfs { message, .. }) if message.contains("not pinned") => {
-                Ok(IpfsPinStatus::Unpinned)
-            }
-            Err(e) => Err(e),
-        }
+        self.backend.pin_ls_cid(cid).await
     }
 
     /// Pins `cid` unless it already is, reporting the number of blocks fetched so far; gives
@@ -319,173 +236,72 @@ impl IpfsConnector {
         update_from: Option<&Cid>,
         mut on_progress: impl FnMut(u64) + Send,
     ) -> Result<(), ConnectorError> {
-        if self.pin_ls_cid(cid).await?.satisfies(mode) {
+        if self.backend.pin_ls_cid(cid).await?.satisfies(mode) {
             return Ok(());
         }
-        let c = cid.to_string();
         if let Some(from) = update_from
             && mode == PinMode::Recursive
-            && self.pin_ls_cid(from).await? == IpfsPinStatus::Recursive
+            && self.backend.pin_ls_cid(from).await? == IpfsPinStatus::Recursive
         {
-            let f = from.to_string();
-            self.call(
-                "pin/update",
-                &[("arg", &f), ("arg", &c), ("unpin", "false")],
-                None,
-                None,
-            )
-            .await?;
-            return Ok(());
+            return self.backend.pin_update(from, cid).await;
         }
-        let recursive = if mode == PinMode::Recursive {
-            "true"
-        } else {
-            "false"
-        };
-        let stall = self.config.pin_timeout;
-        let pinning = async {
-            // the stall deadline also covers waiting for the answer to start: a node that
-            // finds no block at all may send nothing
-            let q = [
-                ("arg", c.as_str()),
-                ("recursive", recursive),
-                ("progress", "true"),
-            ];
-            let call = self.call("pin/add", &q, None, None);
-            let resp = tokio::time::timeout(stall, call).await.map_err(|_| {
-                ConnectorError::Stalled {
-                    cid: *cid,
-                    after: stall,
-                }
-            })??;
-            let mut lines = Box::pin(self.lines("pin/add", resp));
-            let mut best = 0u64;
-            let mut deadline = Instant::now() + stall;
-            loop {
-                let next = tokio::time::timeout_at(deadline, lines.next())
-                    .await
-                    .map_err(|_| ConnectorError::Stalled {
-                        cid: *cid,
-                        after: stall,
-                    })?;
-                let Some(line) = next else {
-                    return Err(ConnectorError::Protocol {
-                        path: "pin/add".into(),
-                        reason: "the answer ended without a Pins line".into(),
-                    });
-                };
-                let line = line?;
-                if let Some(p) = line.get("Progress").and_then(Value::as_u64)
-                    && p > best
-                {
-                    best = p;
-                    deadline = Instant::now() + stall;
-                    on_progress(p);
-                }
-                if line.get("Pins").is_some_and(|p| !p.is_null()) {
-                    return Ok(());
-                }
+        let stall = self.pin_timeout;
+        // the stall deadline also covers waiting for the first progress: a node that finds no
+        // block at all may report nothing
+        let last = Mutex::new(Instant::now());
+        let last_progress = || *last.lock().expect("progress lock");
+        let mut best = 0u64;
+        let mut progress = |p: u64| {
+            if p > best {
+                best = p;
+                *last.lock().expect("progress lock") = Instant::now();
+                on_progress(p);
             }
         };
-        pinning.await
+        let pinning = self.backend.pin_add(cid, mode, &mut progress);
+        tokio::pin!(pinning);
+        loop {
+            let deadline = last_progress() + stall;
+            tokio::select! {
+                biased;
+                done = &mut pinning => return done,
+                () = tokio::time::sleep_until(deadline) => {
+                    if last_progress() + stall <= Instant::now() {
+                        return Err(ConnectorError::Stalled { cid: *cid, after: stall });
+                    }
+                }
+            }
+        }
     }
 
     /// Unpins `cid`; "not pinned" counts as success.
     pub async fn unpin(&self, cid: &Cid) -> Result<(), ConnectorError> {
-        if self.config.unpin_disable {
+        if self.unpin_disable {
             return Err(ConnectorError::UnpinDisabled);
         }
-        let c = cid.to_string();
-        match self
-            .call(
-                "pin/rm",
-                &[("arg", &c)],
-                Some(self.config.unpin_timeout),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(ConnectorError::Ipfs { message, .. }) if message.contains("not pinned") => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.backend.unpin(cid).await
     }
 
     /// Every recursive and direct pin of the node, streamed: `(cid, status)`.
     pub async fn pin_ls(
         &self,
     ) -> Result<
-        impl Stream<Item = Result<(Cid, IpfsPinStatus), ConnectorError>> + Send + 'static,
+        impl futures::Stream<Item = Result<(Cid, IpfsPinStatus), ConnectorError>> + Send + 'static,
         ConnectorError,
     > {
-        let mut streams = Vec::new();
-        for t in ["recursive", "direct"] {
-            let resp = self
-                .call(
-                    "pin/ls",
-                    &[("type", t), ("stream", "true")],
-                    Some(self.config.request_timeout),
-                    None,
-                )
-                .await?;
-            streams.push(self.lines("pin/ls", resp));
-        }
-        Ok(futures::stream::iter(streams).flatten().map(|line| {
-            let v = line?;
-            let cid = v
-                .get("Cid")
-                .and_then(Value::as_str)
-                .and_then(|s| Cid::try_from(s).ok())
-                .ok_or_else(|| ConnectorError::Protocol {
-                    path: "pin/ls".into(),
-                    reason: format!("bad line {v}"),
-                })?;
-            Ok((
-                cid,
-                IpfsPinStatus::from_type(v.get("Type").and_then(Value::as_str).unwrap_or("")),
-            ))
-        }))
+        self.backend.pin_ls().await
     }
 
-    pub async fn repo_stat(&self) -> Result<RepoStat, ConnectorError> {
-        self.call_json(
-            "repo/stat",
-            &[("size-only", "true")],
-            self.config.request_timeout,
-        )
-        .await
+    pub(crate) async fn repo_stat(&self) -> Result<RepoStat, ConnectorError> {
+        self.backend.repo_stat().await
     }
 
-    pub async fn repo_gc(&self) -> Result<Vec<GcKey>, ConnectorError> {
-        let resp = self
-            .call(
-                "repo/gc",
-                &[("stream-errors", "true")],
-                Some(self.config.repogc_timeout),
-                None,
-            )
-            .await?;
-        let lines: Vec<Result<Value, ConnectorError>> = self.lines("repo/gc", resp).collect().await;
-        lines
-            .into_iter()
-            .map(|l| {
-                let v = l?;
-                let key = v
-                    .pointer("/Key/~1")
-                    .and_then(Value::as_str)
-                    .and_then(|s| Cid::try_from(s).ok());
-                let error = v
-                    .get("Error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                Ok(GcKey { key, error })
-            })
-            .collect()
+    pub(crate) async fn repo_gc(&self) -> Result<Vec<GcKey>, ConnectorError> {
+        self.backend.repo_gc().await
     }
 
     /// Resolves an IPFS path to the CID it names (a bare `/ipfs/<cid>` needs no call).
-    pub async fn resolve(&self, path: &str) -> Result<Cid, ConnectorError> {
+    pub(crate) async fn resolve(&self, path: &str) -> Result<Cid, ConnectorError> {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         if segs.len() == 2
             && segs[0] == "ipfs"
@@ -493,147 +309,19 @@ impl IpfsConnector {
         {
             return Ok(c);
         }
-        let v: Value = self
-            .call_json("resolve", &[("arg", path)], self.config.request_timeout)
-            .await?;
-        let resolved = v.get("Path").and_then(Value::as_str).unwrap_or("");
-        resolved
-            .strip_prefix("/ipfs/")
-            .and_then(|s| Cid::try_from(s.split('/').next().unwrap_or("")).ok())
-            .ok_or_else(|| ConnectorError::Protocol {
-                path: "resolve".into(),
-                reason: format!("not an immutable path: {resolved:?}"),
-            })
+        self.backend.resolve(path).await
     }
 
-    /// Stores blocks with `block/put` (one multipart request); all must share the first
-    /// block's CID version, codec and hash. Checks that the node computed the same CIDs.
-    pub async fn block_put(&self, blocks: Vec<(Cid, Bytes)>) -> Result<(), ConnectorError> {
-        let Some((first, _)) = blocks.first() else {
+    /// Stores blocks (not pinned); all must share the first block's CID version, codec and
+    /// hash. Checks that the node keeps them under the same CIDs.
+    pub(crate) async fn block_put(&self, blocks: Vec<(Cid, Bytes)>) -> Result<(), ConnectorError> {
+        if blocks.is_empty() {
             return Ok(());
-        };
-        let codec = match first.codec() {
-            0x55 => "raw",
-            0x70 => "dag-pb",
-            0x71 => "dag-cbor",
-            0x0129 => "dag-json",
-            c => {
-                return Err(ConnectorError::Protocol {
-                    path: "block/put".into(),
-                    reason: format!("unsupported codec 0x{c:x}"),
-                });
-            }
-        };
-        let mh = match crate::ipfs::hash::HashFn::from_code(first.hash().code()) {
-            Some(h) => h.name(),
-            None => {
-                return Err(ConnectorError::Protocol {
-                    path: "block/put".into(),
-                    reason: "unsupported hash".into(),
-                });
-            }
-        };
-        let v0 = first.version() == cid::Version::V0;
-        let mut form = reqwest::multipart::Form::new();
-        for (_, data) in &blocks {
-            form = form.part(
-                "file",
-                reqwest::multipart::Part::stream(data.clone()).file_name(""),
-            );
         }
-        let mut q = vec![
-            ("mhtype", mh),
-            ("pin", "false"),
-            ("allow-big-block", "true"),
-        ];
-        if v0 {
-            q.push(("format", "v0"));
-        } else {
-            q.push(("cid-codec", codec));
-        }
-        let resp = self
-            .call(
-                "block/put",
-                &q,
-                Some(self.config.request_timeout),
-                Some(form),
-            )
-            .await?;
-        let answers: Vec<Result<Value, ConnectorError>> =
-            self.lines("block/put", resp).collect().await;
-        if answers.len() != blocks.len() {
-            return Err(ConnectorError::Protocol {
-                path: "block/put".into(),
-                reason: format!("{} answers for {} blocks", answers.len(), blocks.len()),
-            });
-        }
-        for (answer, (cid, _)) in answers.into_iter().zip(&blocks) {
-            let v = answer?;
-            let key = v
-                .get("Key")
-                .and_then(Value::as_str)
-                .and_then(|s| Cid::try_from(s).ok());
-            if key.map(|k| *k.hash()) != Some(*cid.hash()) {
-                return Err(ConnectorError::Protocol {
-                    path: "block/put".into(),
-                    reason: format!("stored {v} instead of {cid}"),
-                });
-            }
-        }
-        Ok(())
+        self.backend.block_put(blocks).await
     }
 
-    pub async fn block_get(&self, cid: &Cid) -> Result<Bytes, ConnectorError> {
-        let c = cid.to_string();
-        let resp = self
-            .call(
-                "block/get",
-                &[("arg", &c)],
-                Some(self.config.request_timeout),
-                None,
-            )
-            .await?;
-        resp.bytes()
-            .await
-            .map_err(|e| self.transport_error("block/get", e, Some(self.config.request_timeout)))
-    }
-
-    pub async fn swarm_connect(&self, addr: &str) -> Result<(), ConnectorError> {
-        self.call(
-            "swarm/connect",
-            &[("arg", addr)],
-            Some(self.config.request_timeout),
-            None,
-        )
-        .await
-        .map(|_| ())
-    }
-
-    pub async fn swarm_peers(&self) -> Result<Vec<String>, ConnectorError> {
-        let v: Value = self
-            .call_json("swarm/peers", &[], self.config.request_timeout)
-            .await?;
-        Ok(v.get("Peers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| p.get("Peer").and_then(Value::as_str).map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
-    /// A value of the node's configuration, by `/`-separated path (`Datastore/StorageMax`).
-    pub async fn config_key(&self, path: &str) -> Result<Value, ConnectorError> {
-        let v: Value = self
-            .call_json("config/show", &[], self.config.request_timeout)
-            .await?;
-        let pointer = format!("/{}", path.trim_matches('/'));
-        v.pointer(&pointer)
-            .cloned()
-            .ok_or_else(|| ConnectorError::Protocol {
-                path: "config/show".into(),
-                reason: format!("no key {path}"),
-            })
+    pub(crate) async fn swarm_connect(&self, addr: &str) -> Result<(), ConnectorError> {
+        self.backend.swarm_connect(addr).await
     }
 }

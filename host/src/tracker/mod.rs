@@ -30,11 +30,11 @@ use crate::types::{Pin, PinInfoShort, PinMode, PinType, Timestamp, TrackerStatus
 
 /// The tracker's settings (`pin_tracker.stateless`).
 #[derive(Debug, Clone)]
-pub struct TrackerConfig {
-    pub concurrent_pins: usize,
-    pub priority_pin_max_age: Duration,
-    pub priority_pin_max_retries: u32,
-    pub max_pin_queue_size: usize,
+pub(crate) struct TrackerConfig {
+    pub(crate) concurrent_pins: usize,
+    pub(crate) priority_pin_max_age: Duration,
+    pub(crate) priority_pin_max_retries: u32,
+    pub(crate) max_pin_queue_size: usize,
 }
 
 impl Default for TrackerConfig {
@@ -90,7 +90,7 @@ impl Operation {
 
 /// Errors of tracker requests.
 #[derive(Debug, thiserror::Error)]
-pub enum TrackerError {
+pub(crate) enum TrackerError {
     #[error("pin/unpin operation queue is full. Try increasing max_pin_queue_size")]
     QueueFull,
 }
@@ -131,7 +131,7 @@ impl std::fmt::Debug for PinTracker {
 
 impl PinTracker {
     /// Starts the workers. They stop when [`PinTracker::shutdown`] is called.
-    pub fn start(
+    pub(crate) fn start(
         ipfs: IpfsConnector,
         peer: PeerId,
         peername: String,
@@ -192,7 +192,7 @@ impl PinTracker {
     }
 
     /// Stops the workers and cancels running operations.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         self.inner.shutdown.cancel();
         for op in self.inner.ops.lock().expect("ops lock").values() {
             op.cancel.cancel();
@@ -200,7 +200,7 @@ impl PinTracker {
     }
 
     /// A pin was committed: make the node hold it (or drop it when it is allocated elsewhere).
-    pub fn track(&self, pin: Pin) -> Result<(), TrackerError> {
+    pub(crate) fn track(&self, pin: Pin) -> Result<(), TrackerError> {
         match pin.pin_type {
             PinType::Meta => Ok(()), // never pinned in IPFS
             _ if self.is_remote(&pin) => self.enqueue(pin, OpKind::Unpin),
@@ -209,7 +209,7 @@ impl PinTracker {
     }
 
     /// A pin was removed from the shared state: unpin it from the node.
-    pub fn untrack(&self, pin: Pin) -> Result<(), TrackerError> {
+    pub(crate) fn untrack(&self, pin: Pin) -> Result<(), TrackerError> {
         self.enqueue(pin, OpKind::Unpin)
     }
 
@@ -280,7 +280,7 @@ impl PinTracker {
 
     /// The status of `cid` on this peer, given its pin in the shared state (`None`: not in
     /// the pinset).
-    pub async fn status(&self, cid: &Cid, in_state: Option<&Pin>) -> PinInfoShort {
+    pub(crate) async fn status(&self, cid: &Cid, in_state: Option<&Pin>) -> PinInfoShort {
         if let Some(op) = self.inner.ops.lock().expect("ops lock").get(cid) {
             return self.info(
                 op.status(),
@@ -342,7 +342,11 @@ impl PinTracker {
 
     /// Re-queues `cid` if its last operation failed or the node lost it. Returns whether
     /// something was re-queued.
-    pub async fn recover(&self, cid: &Cid, in_state: Option<&Pin>) -> Result<bool, TrackerError> {
+    pub(crate) async fn recover(
+        &self,
+        cid: &Cid,
+        in_state: Option<&Pin>,
+    ) -> Result<bool, TrackerError> {
         let failed = {
             let ops = self.inner.ops.lock().expect("ops lock");
             ops.get(cid)
@@ -376,7 +380,7 @@ impl PinTracker {
     }
 
     /// CIDs with a failed operation (for `recover` of everything).
-    pub fn failed(&self) -> Vec<Cid> {
+    pub(crate) fn failed(&self) -> Vec<Cid> {
         self.inner
             .ops
             .lock()
@@ -388,7 +392,7 @@ impl PinTracker {
     }
 
     /// Operations queued or running (the `pinqueue` metric).
-    pub fn queue_size(&self) -> usize {
+    pub(crate) fn queue_size(&self) -> usize {
         self.inner
             .ops
             .lock()
