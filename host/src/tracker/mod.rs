@@ -90,7 +90,7 @@ impl Operation {
 
 /// Errors of tracker requests.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum TrackerError {
+pub enum TrackerError {
     #[error("pin/unpin operation queue is full. Try increasing max_pin_queue_size")]
     QueueFull,
 }
@@ -117,7 +117,7 @@ struct Inner {
 
 /// The pin tracker of one peer. Cheap to clone.
 #[derive(Clone)]
-pub struct PinTracker {
+pub(crate) struct PinTracker {
     inner: Arc<Inner>,
 }
 
