@@ -2,8 +2,8 @@
 //! hands their blocks to a [`BlockSink`] and reports what was added.
 //!
 //! Both `add`s use it: the embedded node's `/api/v0/add` (the sink writes to its block store)
-//! and the cluster's `/add` (the sink sends batches of blocks to the IPFS node with
-//! `block/put`). The upload is read part by part on the async side and fed, chunk by chunk,
+//! and the cluster's `/add` (the sink hands batches of blocks to the IPFS connector: stored
+//! in process for the embedded node, `block/put` for a Kubo). The upload is read part by part on the async side and fed, chunk by chunk,
 //! through a bounded channel to one blocking import thread that owns the importers and calls
 //! the sink. Network reads and hashing overlap, and memory stays bounded by the channel (a few
 //! network chunks) plus the importers' own state, whatever the file size.
