@@ -46,6 +46,8 @@
 //! * Times are kept as [`Timestamp`] in UTC; a Go server in another time zone sends its local
 //!   offset, which a re-encoding prints as UTC (same instant).
 
+pub mod tunnel;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};

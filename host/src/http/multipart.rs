@@ -87,8 +87,8 @@ use axum::body::Body;
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
 
-use crate::ipfs::api::error::{ApiError, go_quote};
-use crate::ipfs::api::request::unescape;
+use super::goerror::{ApiError, go_quote};
+use super::unescape::unescape;
 
 /// Resource limits for one upload. Every limit applies per part unless noted otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -988,7 +988,7 @@ fn normalise_unix(secs: i64, nsecs: i64) -> Option<(i64, Option<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipfs::api::error::ErrorFormat;
+    use crate::http::goerror::ErrorFormat;
     use axum::http::StatusCode;
     use futures::stream;
 

@@ -51,19 +51,13 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use base64::Engine;
 
 use crate::config::RestApiConfig;
+use crate::http::server::ConnInfo;
 use crate::plugins::{
     AuthzRequest, BasicCredentials, CorsRequest, CorsResponse, Credentials, EndpointKind, PluginSet,
 };
 
 /// The realm of IPFS Cluster's `WWW-Authenticate` challenges.
 pub const REALM: &str = "Restricted IPFS Cluster API";
-
-/// How a request reached the server; the server puts it in the request's extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ConnInfo {
-    pub remote: Option<SocketAddr>,
-    pub tls: bool,
-}
 
 /// The libp2p peer a request came from (REST over libp2p, `/libp2p-http`): the server puts it
 /// in the request's extensions beside [`ConnInfo`] (whose `remote` is then `None`).

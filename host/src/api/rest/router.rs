@@ -70,21 +70,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use bytes::Bytes;
 use cid::Cid;
 use futures::{StreamExt, stream};
 use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 
 use super::access::{
-    AccessLayer, AuthScheme, ConnInfo, CorsDecision, Decision, Denial, KeepContentType, Principal,
+    AccessLayer, AuthScheme, CorsDecision, Decision, Denial, KeepContentType, Principal,
     RequestInfo,
 };
-use super::stream::{StreamOptions, accepts_trailers, json_array, ndjson};
 use crate::client::{Alert, BandwidthByProtocol, ConnectGraph, Version};
 use crate::cluster::{AddParams, ClusterApi, ClusterError, PinTypeSet};
+use crate::http::goerror::error_response;
+use crate::http::goerror::go_quote;
 use crate::http::multipart::{MultipartReader, parse_media_type};
-use crate::ipfs::api::error::go_quote;
+use crate::http::ndjson::{StreamOptions, accepts_trailers, json_array, json_response, ndjson};
+use crate::http::server::ConnInfo;
 use crate::types::{PeerDescription, PinOptions, Timestamp, TrackerStatusFilter};
 
 use crate::types::API_VERSION;
@@ -268,41 +269,6 @@ async fn method_not_allowed() -> Response {
 
 // ---------------------------------------------------------------------------------------------
 // Answers
-
-/// `value` as JSON followed by a newline.
-pub(crate) fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, String> {
-    let mut v = serde_json::to_vec(value).map_err(|e| format!("encoding answer: {e}"))?;
-    v.push(b'\n');
-    Ok(v.into())
-}
-
-pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
-    match json_bytes(value) {
-        Ok(b) => {
-            let mut r = Response::new(Body::from(b));
-            *r.status_mut() = status;
-            r
-        }
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
-}
-
-/// IPFS Cluster's error answer: `{"code":<status>,"message":"…"}`.
-pub(crate) fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
-    #[derive(Serialize)]
-    struct ApiError {
-        code: u16,
-        message: String,
-    }
-    let body = ApiError {
-        code: status.as_u16(),
-        message: message.into(),
-    };
-    let bytes = json_bytes(&body).unwrap_or_else(|_| Bytes::from_static(b"{}\n"));
-    let mut r = Response::new(Body::from(bytes));
-    *r.status_mut() = status;
-    r
-}
 
 fn cluster_error(e: ClusterError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
