@@ -5,6 +5,8 @@
 //! `crate::client`.
 
 pub mod access;
+pub(crate) mod extract;
+pub(crate) mod handlers;
 pub(crate) mod router;
 pub mod server;
 #[cfg(test)]
