@@ -4,5 +4,5 @@
 //!
 //! Only `cli` and the binaries import `api`.
 
-pub mod libp2p_http;
+pub(crate) mod libp2p_http;
 pub mod rest;

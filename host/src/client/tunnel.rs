@@ -35,15 +35,17 @@ use tokio::net::UnixListener;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::config::ClusterSecret;
-use crate::p2p::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
+#[cfg(test)]
+use crate::p2p::swarm::compat::PeerId;
+use crate::p2p::swarm::compat::{Multiaddr, addr_to_p2p, peer_to_p2p};
 use crate::p2p::swarm::{FailureCause, build_transport, classify};
 
 /// The protocol id of REST over libp2p, as go-libp2p-http's.
-pub const PROTOCOL: &str = "/libp2p-http";
+pub(crate) const PROTOCOL: &str = "/libp2p-http";
 
 /// Failures to open a [`Tunnel`].
 #[derive(Debug, thiserror::Error)]
-pub enum TunnelError {
+pub(crate) enum TunnelError {
     /// The address cannot be used for REST over libp2p.
     #[error("{0}")]
     Address(String),
@@ -58,7 +60,8 @@ pub enum TunnelError {
 /// A client-side tunnel to one peer's `/libp2p-http`: connections to [`Tunnel::socket_path`]
 /// become streams to the peer. Dropping it closes everything and removes the socket.
 #[derive(Debug)]
-pub struct Tunnel {
+pub(crate) struct Tunnel {
+    #[cfg(test)]
     peer: PeerId,
     dir: PathBuf,
     socket: PathBuf,
@@ -79,7 +82,7 @@ impl Tunnel {
     /// Dials `addr` (`/ip4/…/tcp/…/p2p/<peer id>`) on a fresh client-only swarm with the
     /// cluster `secret` (`None`: no private network), checks that the peer serves
     /// `/libp2p-http`, and opens the local socket. `timeout` bounds the connection handshake.
-    pub async fn connect(
+    pub(crate) async fn connect(
         addr: &Multiaddr,
         secret: Option<&ClusterSecret>,
         timeout: Duration,
@@ -211,6 +214,7 @@ impl Tunnel {
             }
         }));
         Ok(Tunnel {
+            #[cfg(test)]
             peer,
             dir,
             socket,
@@ -219,12 +223,13 @@ impl Tunnel {
     }
 
     /// The Unix socket to send HTTP requests to.
-    pub fn socket_path(&self) -> &Path {
+    pub(crate) fn socket_path(&self) -> &Path {
         &self.socket
     }
 
     /// The peer the tunnel reaches.
-    pub fn peer(&self) -> PeerId {
+    #[cfg(test)]
+    pub(crate) fn peer(&self) -> PeerId {
         self.peer
     }
 }

@@ -81,19 +81,20 @@ pub(crate) fn error_response(status: StatusCode, message: impl Into<String>) -> 
 }
 
 /// `X-Stream-Error`: the trailer that carries a mid-stream error (go-ipfs-cmds `StreamErrHeader`).
-pub const STREAM_ERROR_HEADER: &str = "X-Stream-Error";
+pub(crate) const STREAM_ERROR_HEADER: &str = "X-Stream-Error";
 /// The value Kubo puts in both `Access-Control-Allow-Headers` and
 /// `Access-Control-Expose-Headers` of every command response (`AllowedExposedHeaders`).
-pub const EXPOSED_HEADERS: &str = "X-Stream-Output, X-Chunked-Output, X-Content-Length";
+pub(crate) const EXPOSED_HEADERS: &str = "X-Stream-Output, X-Chunked-Output, X-Content-Length";
 /// The `Allow` header Kubo sends with a 405 (`setAllowHeader` with `AllowGet == false`).
-pub const ALLOWED_METHODS: &str = "OPTIONS, POST";
+pub(crate) const ALLOWED_METHODS: &str = "OPTIONS, POST";
 
 /// Body of Kubo's 404 (go-ipfs-cmds `ErrNotFound`, also Go's `ServeMux` 404 text).
-pub const NOT_FOUND_MESSAGE: &str = "404 page not found";
+pub(crate) const NOT_FOUND_MESSAGE: &str = "404 page not found";
 /// Body of Kubo's 405 for a GET/PUT/… on `/api/v0/*`.
-pub const METHOD_NOT_ALLOWED_MESSAGE: &str = "405 - Method Not Allowed";
+pub(crate) const METHOD_NOT_ALLOWED_MESSAGE: &str = "405 - Method Not Allowed";
 /// Body of Kubo's 403 when the origin / referer / user-agent check rejects a request.
-pub const FORBIDDEN_MESSAGE: &str = "403 - Forbidden";
+#[cfg(test)]
+pub(crate) const FORBIDDEN_MESSAGE: &str = "403 - Forbidden";
 
 /// go-ipfs-cmds' `ErrorType`, with its wire values (the `Code` field of a JSON error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,13 +114,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The wire value used in the JSON `Code` field.
-    pub const fn as_u32(self) -> u32 {
+    pub(crate) const fn as_u32(self) -> u32 {
         self as u32
     }
 
     /// The HTTP status go-ipfs-cmds' `sendErr` uses for an error of this code: 400 for
     /// [`ErrorCode::Client`] and 500 for everything else.
-    pub const fn status(self) -> StatusCode {
+    pub(crate) const fn status(self) -> StatusCode {
         match self {
             ErrorCode::Client => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,7 +128,7 @@ impl ErrorCode {
     }
 
     /// go-ipfs-cmds' `ErrorType.String()`.
-    pub const fn description(self) -> &'static str {
+    pub(crate) const fn description(self) -> &'static str {
         match self {
             ErrorCode::Normal => "command failed",
             ErrorCode::Client => "invalid argument",
@@ -138,7 +139,8 @@ impl ErrorCode {
     }
 
     /// Decode a wire value. Unknown values map to `None`.
-    pub const fn from_u32(v: u32) -> Option<Self> {
+    #[cfg(test)]
+    pub(crate) const fn from_u32(v: u32) -> Option<Self> {
         Some(match v {
             0 => ErrorCode::Normal,
             1 => ErrorCode::Client,
@@ -176,7 +178,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// A JSON command error with the status go-ipfs-cmds derives from `code`.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status: code.status(),
             message: message.into(),
@@ -186,7 +188,7 @@ impl ApiError {
     }
 
     /// `ErrNormal`, 500, JSON: an ordinary command failure.
-    pub fn normal(message: impl Into<String>) -> Self {
+    pub(crate) fn normal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Normal, message)
     }
 
@@ -195,23 +197,20 @@ impl ApiError {
         Self::new(ErrorCode::Client, message)
     }
 
-    /// `ErrImplementation`, 500, JSON.
-    pub fn implementation(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Implementation, message)
-    }
-
     /// `ErrRateLimited`, JSON. Kubo sends it with status **500**, not 429.
-    pub fn rate_limited(message: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn rate_limited(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::RateLimited, message)
     }
 
     /// `ErrForbidden`, JSON. Kubo sends it with status **500**, not 403.
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, message)
     }
 
     /// A plain-text error raised while parsing the request (Go's `http.Error`, status 400).
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
@@ -221,7 +220,7 @@ impl ApiError {
     }
 
     /// Kubo's 404 for an unknown endpoint: `404 page not found`, plain text.
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
             message: NOT_FOUND_MESSAGE.to_owned(),
@@ -231,7 +230,7 @@ impl ApiError {
     }
 
     /// Kubo's 405 for any method other than POST and OPTIONS, with `Allow: OPTIONS, POST`.
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
             message: METHOD_NOT_ALLOWED_MESSAGE.to_owned(),
@@ -241,7 +240,8 @@ impl ApiError {
     }
 
     /// Kubo's 403 for a request that fails the origin/referer/user-agent (CSRF) check.
-    pub fn origin_forbidden() -> Self {
+    #[cfg(test)]
+    pub(crate) fn origin_forbidden() -> Self {
         ApiError {
             status: StatusCode::FORBIDDEN,
             message: FORBIDDEN_MESSAGE.to_owned(),
@@ -251,14 +251,14 @@ impl ApiError {
     }
 
     /// `argument "<name>" is required` (400, text): go-ipfs-cmds `CheckArguments`.
-    pub fn missing_argument(name: &str) -> Self {
+    pub(crate) fn missing_argument(name: &str) -> Self {
         Self::bad_request(format!("argument {} is required", go_quote(name)))
     }
 
     /// `file argument '<name>' is required` (400, text): a command with a required file
     /// argument (`add` → `path`, `block/put` → `data`, `dag/put` → `object data`,
     /// `dag/import` → `path`) received no `multipart/form-data` body.
-    pub fn file_argument_required(name: &str) -> Self {
+    pub(crate) fn file_argument_required(name: &str) -> Self {
         Self::bad_request(format!("file argument '{name}' is required"))
     }
 
@@ -266,7 +266,7 @@ impl ApiError {
     /// or `could not convert empty value …` when `value` is empty: go-ipfs-cmds
     /// `checkAndConvertOptions`. `ty` is Go's `reflect.Kind` name: `bool`, `int`, `uint`,
     /// `int64`, `uint64`, `float64`.
-    pub fn invalid_option_value(option: &str, ty: &str, value: &str) -> Self {
+    pub(crate) fn invalid_option_value(option: &str, ty: &str, value: &str) -> Self {
         let shown = if value.is_empty() {
             "empty value".to_owned()
         } else {
@@ -281,17 +281,11 @@ impl ApiError {
 
     /// `expected key <option> to have only a single value, received [a b]` (400, text):
     /// a single-valued option repeated in the query string (go-ipfs-cmds `parseRequest`).
-    pub fn option_repeated(option: &str, values: &[&str]) -> Self {
+    pub(crate) fn option_repeated(option: &str, values: &[&str]) -> Self {
         Self::bad_request(format!(
             "expected key {option} to have only a single value, received [{}]",
             values.join(" ")
         ))
-    }
-
-    /// The same error with another status (the code and format are kept).
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
     }
 
     /// Kubo's JSON error body, including the trailing newline.
@@ -332,7 +326,7 @@ impl IntoResponse for ApiError {
 
 /// The headers go-ipfs-cmds' `doPreamble` puts on every command response (success or
 /// error): the two `Access-Control-*-Headers` lists and `Trailer: X-Stream-Error`.
-pub fn insert_preamble_headers(headers: &mut HeaderMap) {
+pub(crate) fn insert_preamble_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(EXPOSED_HEADERS),
@@ -352,7 +346,7 @@ pub fn insert_preamble_headers(headers: &mut HeaderMap) {
 /// that matters in practice: control characters, separators other than U+0020, format
 /// characters and private-use characters are escaped. Unassigned code points are printed
 /// as they are, because Rust's standard library has no table for them.
-pub fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -406,7 +400,7 @@ fn go_is_print(c: char) -> bool {
 /// escaping) writes it: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control characters as
 /// `\u00XX`, and `<`, `>`, `&`, U+2028, U+2029 as `\u003c`, `\u003e`, `\u0026`, `\u2028`,
 /// `\u2029`.
-pub fn go_json_string(s: &str) -> String {
+pub(crate) fn go_json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

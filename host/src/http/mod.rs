@@ -13,9 +13,9 @@
 //! `http` imports nothing of the crate but `types`: it is plumbing that the APIs build on, and
 //! it knows no component, no configuration section and no route.
 
-pub mod goerror;
+pub(crate) mod goerror;
 pub mod multipart;
 pub(crate) mod ndjson;
 pub mod server;
-pub mod tls;
-pub mod unescape;
+pub(crate) mod tls;
+pub(crate) mod unescape;

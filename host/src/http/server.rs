@@ -56,7 +56,7 @@ use tower_service::Service;
 use super::tls;
 
 /// How long requests in flight may run on after shutdown is asked.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What the server knows of a connection, in every request's extensions: the remote socket
 /// address (`None` for a connection that is not a socket, e.g. a libp2p stream) and whether

@@ -29,7 +29,8 @@ use crate::p2p::swarm::{StreamError, Streams};
 
 /// Serves `router` on inbound `/libp2p-http` streams of the swarm until `shutdown` resolves
 /// (or the swarm stops), with `api.restapi`'s default limits. See the module essay.
-pub async fn serve(
+#[cfg(test)]
+pub(crate) async fn serve(
     streams: Streams,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -40,7 +41,7 @@ pub async fn serve(
 /// [`serve`] with the limits and timeouts of `config` (`max_header_bytes`, `read_timeout`,
 /// `read_header_timeout`, `write_timeout`, `idle_timeout`; listen addresses and TLS files are
 /// not used).
-pub async fn serve_with(
+pub(crate) async fn serve_with(
     streams: Streams,
     router: Router,
     config: &RestApiConfig,

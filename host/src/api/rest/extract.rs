@@ -1,6 +1,6 @@
 //! Request extraction for the REST handlers: query parameters, path parameters, CIDs and pin
-//! paths, the `/add` parameters, and the multipart checks, each worded as IPFS Cluster words
-//! its 400s (an `Err` is the message of a 400).
+//! paths, the `/add` parameters, and the multipart checks; a failure is a [`BadRequest`],
+//! worded as IPFS Cluster words its 400s.
 //!
 //! Request parsing follows Go: `local` is on only for the exact value `true`; query values are
 //! read first-wins (`url.Values.Get`); a `{hash}` that is not a CID gives 400 `error decoding
@@ -36,6 +36,23 @@ pub(crate) fn clean_path(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
+/// A request the handlers answer with 400 and this message (IPFS Cluster's wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BadRequest(String);
+
+impl From<String> for BadRequest {
+    fn from(message: String) -> BadRequest {
+        BadRequest(message)
+    }
+}
+
+impl From<&str> for BadRequest {
+    fn from(message: &str) -> BadRequest {
+        BadRequest(message.to_owned())
+    }
+}
+
 pub(crate) type Params = Vec<(String, String)>;
 
 pub(crate) fn params(q: &Option<String>) -> Params {
@@ -62,16 +79,16 @@ pub(crate) fn stream_opts(headers: &HeaderMap) -> StreamOptions {
 
 /// Go's `ParseCidOrFail`: the CID of `{hash}` and the pin options of the query; an error is
 /// the message of a 400.
-pub(crate) fn parse_hash(hash: &str, p: &Params) -> Result<(Cid, PinOptions), String> {
+pub(crate) fn parse_hash(hash: &str, p: &Params) -> Result<(Cid, PinOptions), BadRequest> {
     let cid = Cid::try_from(hash).map_err(|e| format!("error decoding Cid: {e}"))?;
     let opts = PinOptions::from_query(p, Timestamp::now()).map_err(|e| e.to_string())?;
     Ok((cid, opts))
 }
 
 /// The `{hash}` of a route; an error is the message of a 400.
-pub(crate) fn path_param(p: Result<Path<String>, PathRejection>) -> Result<String, String> {
+pub(crate) fn path_param(p: Result<Path<String>, PathRejection>) -> Result<String, BadRequest> {
     p.map(|Path(s)| s)
-        .map_err(|e| format!("error decoding Cid: {}", e.body_text()))
+        .map_err(|e| format!("error decoding Cid: {}", e.body_text()).into())
 }
 
 /// Go's `ParsePinPathOrFail` with boxo's `path.NewPath`: `/<key>/<rest>` cleaned, its root a
@@ -81,14 +98,14 @@ pub(crate) fn parse_pin_path(
     key: &str,
     rest: &str,
     p: &Params,
-) -> Result<(String, PinOptions), String> {
+) -> Result<(String, PinOptions), BadRequest> {
     let raw = format!("/{key}/{}", rest.strip_suffix('/').unwrap_or(rest));
     let invalid =
         |why: String| format!("error parsing path: invalid path {}: {why}", go_quote(&raw));
     let cleaned = clean_path(&raw);
     let segs: Vec<&str> = cleaned.split('/').filter(|s| !s.is_empty()).collect();
     if segs.len() < 2 {
-        return Err(invalid("path does not have enough components".into()));
+        return Err(invalid("path does not have enough components".into()).into());
     }
     if key != "ipns" {
         Cid::try_from(segs[1]).map_err(|e| invalid(e.to_string()))?;
@@ -107,18 +124,18 @@ fn parse_go_bool(v: &str) -> Option<bool> {
 }
 
 /// Go's `parseBoolParam`: absent or empty → `None`; unparsable → `parameter <name> invalid`.
-pub(crate) fn bool_param(p: &Params, name: &str) -> Result<Option<bool>, String> {
+pub(crate) fn bool_param(p: &Params, name: &str) -> Result<Option<bool>, BadRequest> {
     match first(p, name).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => parse_go_bool(v)
             .map(Some)
-            .ok_or_else(|| format!("parameter {name} invalid")),
+            .ok_or_else(|| format!("parameter {name} invalid").into()),
     }
 }
 
 /// Go's `AddParamsFromQuery` (same checks, same order, same messages); returns the parameters
 /// and `stream-channels`.
-pub(crate) fn add_params(p: &Params) -> Result<(AddParams, bool), String> {
+pub(crate) fn add_params(p: &Params) -> Result<(AddParams, bool), BadRequest> {
     let mut pin_options = PinOptions::from_query(p, Timestamp::now()).map_err(|e| e.to_string())?;
     pin_options.pin_update = None;
     let layout_trickle = match first(p, "layout").unwrap_or("") {
@@ -201,7 +218,7 @@ pub(crate) fn pin_type_filter(filter: &str) -> Option<PinTypeSet> {
 const NOT_MULTIPART: &str = "request Content-Type isn't multipart/form-data";
 
 /// Go's `Request.MultipartReader` checks, with its messages.
-pub(crate) fn check_multipart(content_type: Option<&str>) -> Result<(), &'static str> {
+pub(crate) fn check_multipart(content_type: Option<&str>) -> Result<(), BadRequest> {
     let ct = content_type
         .filter(|c| !c.is_empty())
         .ok_or(NOT_MULTIPART)?;
@@ -210,10 +227,10 @@ pub(crate) fn check_multipart(content_type: Option<&str>) -> Result<(), &'static
             if params.iter().any(|(k, _)| k == "boundary") {
                 Ok(())
             } else {
-                Err("no multipart boundary param in Content-Type")
+                Err("no multipart boundary param in Content-Type".into())
             }
         }
-        _ => Err(NOT_MULTIPART),
+        _ => Err(NOT_MULTIPART.into()),
     }
 }
 
@@ -262,12 +279,22 @@ mod tests {
             ("recursive=maybe", "parameter recursive invalid"),
             ("replication-min=x", "parameter replication-min invalid"),
         ] {
-            assert_eq!(add_params(&q(query)).unwrap_err(), err, "{query}");
+            assert_eq!(
+                add_params(&q(query)).unwrap_err().to_string(),
+                err,
+                "{query}"
+            );
         }
-        assert!(add_params(&q("shard=true")).unwrap_err().contains("shard"));
+        assert!(
+            add_params(&q("shard=true"))
+                .unwrap_err()
+                .to_string()
+                .contains("shard")
+        );
         assert!(
             add_params(&q("nocopy=true"))
                 .unwrap_err()
+                .to_string()
                 .contains("nocopy")
         );
     }

@@ -5,7 +5,7 @@
 //! # What it owns
 //! [`serve`] runs one API on one bound listener until its shutdown future resolves (tests bind
 //! `127.0.0.1:0`; the daemon binds every `http_listen_multiaddress` and serves each;
-//! [`bind_listeners`] resolves them). TLS when `ssl_cert_file` and `ssl_key_file` are set
+//! `bind_listeners`, which the tests use, also resolves `/dns` names). TLS when `ssl_cert_file` and `ssl_key_file` are set
 //! (resolved against the configuration folder, `crate::http::tls`). [`conn_settings`] maps
 //! `max_header_bytes`, `read_header_timeout`, `idle_timeout`, `read_timeout` and
 //! `write_timeout` onto the accept loop's Go semantics (the timeouts are off by default,
@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(test)]
 use multiaddr::{Multiaddr, Protocol};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -55,7 +56,8 @@ pub enum RestError {
 
 /// Binds every `http_listen_multiaddress` (`/ip4|ip6/<ip>/tcp/<port>`, or
 /// `/dns|dns4|dns6/<name>/tcp/<port>`, resolved here).
-pub async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, RestError> {
+#[cfg(test)]
+pub(crate) async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, RestError> {
     let mut out = Vec::new();
     for ma in &config.http_listen_multiaddress {
         let addr = socket_addr(ma).await?;
@@ -70,6 +72,7 @@ pub async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, 
     Ok(out)
 }
 
+#[cfg(test)]
 async fn socket_addr(ma: &Multiaddr) -> Result<SocketAddr, RestError> {
     let bad = |reason: &str| RestError::Listen {
         addr: ma.to_string(),
@@ -164,7 +167,7 @@ fn warn_exposure(local: SocketAddr, auth: bool, tls: bool) {
 }
 
 /// The warning for a listener reachable beyond loopback without credentials or without TLS.
-pub fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<String> {
+pub(crate) fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<String> {
     if local.ip().is_loopback() {
         return None;
     }

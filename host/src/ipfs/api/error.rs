@@ -43,12 +43,12 @@ use http_body_util::StreamBody;
 use hyper::body::Frame;
 
 use crate::http::goerror::insert_preamble_headers;
-pub use crate::http::goerror::{ApiError, ErrorCode, ErrorFormat, go_quote};
+pub use crate::http::goerror::{ApiError, ErrorCode, ErrorFormat};
 use crate::http::ndjson::error_trailers;
 
 /// How a streaming command's output is framed, which selects Kubo's marker header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
+pub(crate) enum StreamKind {
     /// A sequence of encoded values (ndjson): `X-Chunked-Output: 1`.
     Chunked,
     /// Raw bytes from a reader (`cat`, `block/get`, `dag/export`): `X-Stream-Output: 1`.
@@ -69,7 +69,7 @@ type BoxedChunks = Pin<Box<dyn Stream<Item = Result<Bytes, ApiError>> + Send>>;
 ///   chunked body ends cleanly, as in Kubo. Otherwise the body ends with an I/O error: hyper
 ///   aborts the connection without the final zero-length chunk, so the client sees a truncated
 ///   response rather than a silent success.
-pub async fn stream_response<S>(
+pub(crate) async fn stream_response<S>(
     kind: StreamKind,
     content_type: &'static str,
     accepts_trailers: bool,
@@ -113,7 +113,7 @@ enum BodyState {
 
 /// A response body that forwards `chunks` and turns an error into an `X-Stream-Error`
 /// trailer (when `accepts_trailers`) or into a body error (otherwise).
-pub fn trailer_body(
+fn trailer_body(
     first: Option<Bytes>,
     rest: Pin<Box<dyn Stream<Item = Result<Bytes, ApiError>> + Send>>,
     accepts_trailers: bool,

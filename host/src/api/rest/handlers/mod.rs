@@ -54,8 +54,8 @@ pub(crate) fn ok_json<T: Serialize>(result: Result<T, ClusterError>) -> Response
     }
 }
 
-pub(crate) fn bad_request(message: impl Into<String>) -> Response {
-    error_response(StatusCode::BAD_REQUEST, message)
+pub(crate) fn bad_request(message: impl std::fmt::Display) -> Response {
+    error_response(StatusCode::BAD_REQUEST, message.to_string())
 }
 
 /// Appends every header of `from` to `to`.
