@@ -140,7 +140,8 @@ fn decisions(c: &mut Criterion) {
 /// without HTTP: what the access layer adds to a request, cached and uncached.
 fn access_layer(c: &mut Criterion) {
     use axum::http::{HeaderMap, HeaderValue, Method, header};
-    use pinfold::api::rest::access::{ConnInfo, RequestInfo};
+    use pinfold::api::rest::access::RequestInfo;
+    use pinfold::http::server::ConnInfo;
     let dir = tempfile::tempdir().unwrap();
     let mut headers = HeaderMap::new();
     let auth = base64::engine::general_purpose::STANDARD.encode("bob:builder");

@@ -328,13 +328,13 @@ pub async fn run(
         // the same API on the cluster's libp2p host (`/libp2p-http`), through the same access
         // layer; only holders of the cluster secret reach it
         let stop = stop_apis.clone();
-        let router = crate::api::rest::routes::router(
+        let router = crate::api::rest::router::router(
             api.clone(),
             crate::api::rest::access::AccessLayer::rest(plugins.clone(), rest),
         );
         let (streams, rest) = (swarm.streams(), rest.clone());
         servers.push(tokio::spawn(async move {
-            crate::api::rest::libp2p::serve_with(streams, router, &rest, async move {
+            crate::api::libp2p_http::serve_with(streams, router, &rest, async move {
                 stop.cancelled().await
             })
             .await

@@ -33,6 +33,7 @@ mod error;
 mod query;
 mod routes;
 mod stream;
+pub mod tunnel;
 mod upload;
 mod wire;
 

@@ -87,8 +87,8 @@ use axum::body::Body;
 use bytes::{Buf, Bytes, BytesMut};
 use http_body_util::BodyExt;
 
-use crate::ipfs::api::error::{ApiError, go_quote};
-use crate::ipfs::api::request::unescape;
+use super::goerror::{ApiError, go_quote};
+use super::unescape::unescape;
 
 /// Resource limits for one upload. Every limit applies per part unless noted otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -660,7 +660,7 @@ fn is_tspecial(c: u8) -> bool {
 
 /// Why [`parse_media_type`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaTypeError {
+pub(crate) enum MediaTypeError {
     /// The type itself is malformed (Go returns no media type).
     BadType(&'static str),
     /// The type is fine but a parameter is not (Go's `ErrInvalidMediaParameter`); carries the
@@ -672,7 +672,7 @@ pub enum MediaTypeError {
 
 /// Go's `mime.ParseMediaType`: the lower-cased type and its parameters (names lower-cased,
 /// RFC 2231 `name*` and `name*0`… continuations decoded).
-pub fn parse_media_type(v: &str) -> Result<(String, Vec<(String, String)>), MediaTypeError> {
+pub(crate) fn parse_media_type(v: &str) -> Result<(String, Vec<(String, String)>), MediaTypeError> {
     let base = v.split(';').next().unwrap_or("");
     let mediatype = base.to_lowercase().trim().to_owned();
     check_media_type(&mediatype).map_err(MediaTypeError::BadType)?;
@@ -911,7 +911,7 @@ fn entry_from_headers(headers: &[(String, String)]) -> Result<Entry, ApiError> {
 
 /// Decode a part's `filename` (Go's `QueryUnescape`, raw on malformed escapes) and normalise
 /// it to a clean relative path, rejecting `..`, NUL and non-UTF-8.
-pub fn normalise_filename(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn normalise_filename(raw: &str) -> Result<String, ApiError> {
     let decoded = unescape(raw, true).unwrap_or_else(|_| raw.as_bytes().to_vec());
     let bad = |why: &str| mp_err(format!("invalid file name {}: {why}", go_quote(raw)));
     let decoded = String::from_utf8(decoded).map_err(|_| bad("not valid UTF-8"))?;
@@ -988,7 +988,7 @@ fn normalise_unix(secs: i64, nsecs: i64) -> Option<(i64, Option<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipfs::api::error::ErrorFormat;
+    use crate::http::goerror::ErrorFormat;
     use axum::http::StatusCode;
     use futures::stream;
 

@@ -51,19 +51,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use base64::Engine;
 
 use crate::config::RestApiConfig;
+use crate::http::server::ConnInfo;
 use crate::plugins::{
     AuthzRequest, BasicCredentials, CorsRequest, CorsResponse, Credentials, EndpointKind, PluginSet,
 };
-
-/// The realm of IPFS Cluster's `WWW-Authenticate` challenges.
-pub const REALM: &str = "Restricted IPFS Cluster API";
-
-/// How a request reached the server; the server puts it in the request's extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ConnInfo {
-    pub remote: Option<SocketAddr>,
-    pub tls: bool,
-}
 
 /// The libp2p peer a request came from (REST over libp2p, `/libp2p-http`): the server puts it
 /// in the request's extensions beside [`ConnInfo`] (whose `remote` is then `None`).
@@ -72,7 +63,7 @@ pub struct RemotePeer(pub libp2p_identity::PeerId);
 
 /// A response extension: keep the handler's `Content-Type` instead of `application/json`.
 #[derive(Debug, Clone, Copy)]
-pub struct KeepContentType;
+pub(crate) struct KeepContentType;
 
 /// What the access layer may look at in a request.
 #[derive(Clone)]
@@ -384,7 +375,7 @@ fn configured_headers(config: &RestApiConfig) -> HeaderMap {
 }
 
 /// The plugin's decision as the HTTP layer applies it.
-pub fn decision_from_wit(d: crate::plugins::Decision, scheme: AuthScheme) -> Decision {
+pub(crate) fn decision_from_wit(d: crate::plugins::Decision, scheme: AuthScheme) -> Decision {
     use crate::plugins::Decision as W;
     match d {
         W::Allow(g) => Decision::Allow(Principal {
@@ -412,7 +403,7 @@ pub fn decision_from_wit(d: crate::plugins::Decision, scheme: AuthScheme) -> Dec
 }
 
 /// The CORS plugin's answer as headers.
-pub fn cors_from_wit(c: CorsResponse) -> CorsDecision {
+pub(crate) fn cors_from_wit(c: CorsResponse) -> CorsDecision {
     let mut h = HeaderMap::new();
     let mut put = |name: HeaderName, value: &str, append: bool| {
         if let Ok(v) = HeaderValue::try_from(value) {
@@ -461,7 +452,7 @@ pub fn cors_from_wit(c: CorsResponse) -> CorsDecision {
 /// The WIT `credentials` of an `Authorization` value: `Basic` (scheme case-insensitive,
 /// standard base64, split at the first `:`, both halves UTF-8), `Bearer <token>`, any other
 /// non-empty value as `other`, nothing as `none`.
-pub fn parse_credentials(auth: &str) -> Credentials {
+pub(crate) fn parse_credentials(auth: &str) -> Credentials {
     if auth.is_empty() {
         return Credentials::None;
     }
@@ -512,7 +503,7 @@ pub fn parse_credentials(auth: &str) -> Credentials {
 /// | `POST /token`, `DELETE /token/{id}` | `token.issue`, `token.revoke` |
 /// | `GET /plugins`, `GET /plugins/metrics`, `POST /plugins/reload` | `plugins.status`, `plugins.metrics`, `plugins.reload` |
 /// | `OPTIONS` anything | `options` |
-pub fn rest_operation(method: &Method, path: &str) -> &'static str {
+pub(crate) fn rest_operation(method: &Method, path: &str) -> &'static str {
     if *method == Method::OPTIONS {
         return "options";
     }

@@ -1,11 +1,13 @@
-//! IPFS Cluster's REST API (`api/rest`): the server (routes behind the access layer,
-//! NDJSON streams, TLS). The client `pinfold-ctl` uses is `crate::client`.
+//! IPFS Cluster's REST API (`api/rest`): the access layer every request passes (`access`),
+//! the route table and middleware order (`router`), request extraction and query parameters
+//! (`extract`), the handlers by group of routes (`handlers/`), and the TCP/TLS server
+//! (`server`) on the shared accept loop of `crate::http`. The client `pinfold-ctl` uses is
+//! `crate::client`.
 
 pub mod access;
-pub mod libp2p;
-pub mod routes;
+pub(crate) mod extract;
+pub(crate) mod handlers;
+pub(crate) mod router;
 pub mod server;
-pub mod stream;
 #[cfg(test)]
 mod tests;
-pub mod tls;

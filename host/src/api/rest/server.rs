@@ -1,32 +1,18 @@
-//! The REST API server: listeners, connections, TLS, timeouts and shutdown, around the router of
-//! `routes.rs`.
+//! The REST API server: the `api.restapi` section turned into listeners, TLS and connection
+//! limits, around the router of `router.rs`, served by the shared accept loop
+//! (`crate::http::server`).
 //!
 //! # What it owns
 //! [`serve`] runs one API on one bound listener until its shutdown future resolves (tests bind
-//! `127.0.0.1:0`; the daemon binds every `http_listen_multiaddress` with [`bind_listeners`]
-//! and serves each). HTTP/1.1 with keep-alive, as Go's server; TLS when `ssl_cert_file` and
-//! `ssl_key_file` are set (`tls.rs`). On shutdown the listener closes, idle connections close,
-//! requests in flight get [`SHUTDOWN_GRACE`] to finish, then their connections are dropped.
+//! `127.0.0.1:0`; the daemon binds every `http_listen_multiaddress` and serves each;
+//! `bind_listeners`, which the tests use, also resolves `/dns` names). TLS when `ssl_cert_file` and `ssl_key_file` are set
+//! (resolved against the configuration folder, `crate::http::tls`). [`conn_settings`] maps
+//! `max_header_bytes`, `read_header_timeout`, `idle_timeout`, `read_timeout` and
+//! `write_timeout` onto the accept loop's Go semantics (the timeouts are off by default,
+//! `0s`); REST over libp2p uses the same mapping.
 //!
-//! # Limits and timeouts (the `api.restapi` keys)
-//! * `max_header_bytes` bounds the request line plus headers; beyond it hyper answers **431**
-//!   and closes the connection. Go's server tolerates 4096 bytes more than the setting;
-//!   Pinfold enforces the setting itself. A request may carry at most
-//!   `clamp(max_header_bytes / 4, 100, 1024)` header lines (hyper needs a count).
-//! * `read_header_timeout`: time allowed from a request's first byte to the end of its head
-//!   (a slow-loris defence), and on a new connection from the accept (or the end of the TLS
-//!   handshake) to the end of the first head; also the limit on a TLS handshake. `idle_timeout`: how long a
-//!   keep-alive connection may wait for its next request's first byte. As in Go, either one
-//!   falls back to `read_timeout` when zero, and none applies when that is zero too.
-//!   hyper on its own would start its header timer while the connection idles, closing idle
-//!   connections after `read_header_timeout`; a per-connection clock (a `hyper::rt::Timer` fed
-//!   by the socket's reads) gives each timeout its Go meaning instead.
-//! * `read_timeout`: the request (head and body) must be read within it, counted from the
-//!   request's first byte; `write_timeout`: the answer must be written within it, counted from
-//!   the same instant (Go counts from the end of the head). Both are off by default (`0s`);
-//!   a streaming answer that outlives `write_timeout` is cut, as in Go.
-//! * `http_log_file` is not honoured yet: requests are logged through `tracing` (target
-//!   `restapilog`, debug level).
+//! `http_log_file` is not honoured yet: requests are logged through `tracing` (target
+//! `restapilog`, debug level).
 //!
 //! # Exposure warnings
 //! A listener beyond loopback without `basic_auth_credentials` is logged as a loud warning
@@ -37,42 +23,29 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+#[cfg(test)]
+use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
+#[cfg(test)]
 use multiaddr::Multiaddr;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
-use tokio::time::{Instant, Sleep};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower_service::Service;
 
-use super::access::{AccessLayer, ConnInfo, RemotePeer};
-use super::routes::router;
-use super::tls;
+use super::access::AccessLayer;
+use super::router::router;
 use crate::cluster::ClusterApi;
 use crate::config::RestApiConfig;
-use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
+use crate::http::server::{ConnSettings, serve_tcp};
+use crate::http::tls::{self, TlsError};
 use crate::plugins::{EndpointKind, PluginSet};
-
-/// How long requests in flight may run on after shutdown is asked.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Errors that keep the API from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     /// The certificate or key cannot be used.
     #[error("REST API TLS: {0}")]
-    Tls(String),
+    Tls(#[from] TlsError),
     /// A listen address cannot be used.
     #[error("REST API listen address {addr}: {reason}")]
     Listen { addr: String, reason: String },
@@ -85,7 +58,8 @@ pub enum RestError {
 
 /// Binds every `http_listen_multiaddress` (`/ip4|ip6/<ip>/tcp/<port>`, or
 /// `/dns|dns4|dns6/<name>/tcp/<port>`, resolved here).
-pub async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, RestError> {
+#[cfg(test)]
+pub(crate) async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, RestError> {
     let mut out = Vec::new();
     for ma in &config.http_listen_multiaddress {
         let addr = socket_addr(ma).await?;
@@ -100,6 +74,7 @@ pub async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, 
     Ok(out)
 }
 
+#[cfg(test)]
 async fn socket_addr(ma: &Multiaddr) -> Result<SocketAddr, RestError> {
     let bad = |reason: &str| RestError::Listen {
         addr: ma.to_string(),
@@ -174,9 +149,9 @@ pub async fn serve_with(
             "api.restapi.http_log_file is not supported yet: requests are logged through the restapilog target"
         );
     }
-    let settings = Arc::new(ConnSettings::from_config(&config));
+    let settings = Arc::new(conn_settings(&config));
     let app = router(cluster, access);
-    accept_loop(listener, app, tls, settings, shutdown).await;
+    serve_tcp(listener, app, tls, settings, shutdown).await;
     Ok(())
 }
 
@@ -187,7 +162,7 @@ fn warn_exposure(local: SocketAddr, auth: bool, tls: bool) {
 }
 
 /// The warning for a listener reachable beyond loopback without credentials or without TLS.
-pub fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<String> {
+pub(crate) fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<String> {
     if local.ip().is_loopback() {
         return None;
     }
@@ -201,462 +176,14 @@ pub fn exposure_warning(local: SocketAddr, auth: bool, tls: bool) -> Option<Stri
     ))
 }
 
-/// What every connection needs to know.
-#[derive(Debug, Clone)]
-pub(super) struct ConnSettings {
-    header_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
-    max_header_bytes: usize,
-    max_headers: usize,
-}
-
-impl ConnSettings {
-    fn any_timeout(&self) -> bool {
-        self.header_timeout.is_some()
-            || self.idle_timeout.is_some()
-            || self.read_timeout.is_some()
-            || self.write_timeout.is_some()
-    }
-
-    pub(super) fn from_config(c: &RestApiConfig) -> ConnSettings {
-        let nz = |d: Duration| (!d.is_zero()).then_some(d);
-        let read = nz(c.read_timeout);
-        ConnSettings {
-            header_timeout: nz(c.read_header_timeout).or(read),
-            idle_timeout: nz(c.idle_timeout).or(read),
-            read_timeout: read,
-            write_timeout: nz(c.write_timeout),
-            max_header_bytes: c.max_header_bytes.max(1),
-            max_headers: (c.max_header_bytes / 4).clamp(100, 1024),
-        }
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    app: Router,
-    tls: Option<TlsAcceptor>,
-    settings: Arc<ConnSettings>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut conns = JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, remote)) => {
-                    conns.spawn(connection(
-                        tcp,
-                        remote,
-                        app.clone(),
-                        tls.clone(),
-                        settings.clone(),
-                        stop_rx.clone(),
-                    ));
-                }
-                Err(e) => {
-                    // EMFILE and friends: wait a little instead of spinning.
-                    tracing::warn!("REST API: accepting a connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    drain(conns, "REST API", "connection(s)").await;
-}
-
-/// After a stop: gives the open connections [`SHUTDOWN_GRACE`] to finish, then closes the
-/// rest (shared by the TCP and the libp2p servers).
-pub(super) async fn drain(mut conns: JoinSet<()>, server: &str, what: &str) {
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::info!(
-            "{server}: {} {what} still busy after {SHUTDOWN_GRACE:?}; closing them",
-            conns.len()
-        );
-    }
-    conns.abort_all();
-}
-
-async fn connection(
-    tcp: TcpStream,
-    remote: SocketAddr,
-    app: Router,
-    tls: Option<TlsAcceptor>,
-    settings: Arc<ConnSettings>,
-    stop: watch::Receiver<bool>,
-) {
-    let _ = tcp.set_nodelay(true);
-    let info = ConnInfo {
-        remote: Some(remote),
-        tls: tls.is_some(),
-    };
-    let Some(acceptor) = tls else {
-        return drive(tcp, info, None, app, settings, stop).await;
-    };
-    let handshake_limit = settings.header_timeout.unwrap_or(Duration::from_secs(3600));
-    let handshake = async {
-        if !tls_handshake_starts(&tcp).await {
-            return None;
-        }
-        match acceptor.accept(tcp).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::debug!("REST API: TLS handshake with {remote} failed: {e}");
-                None
-            }
-        }
-    };
-    if let Ok(Some(stream)) = tokio::time::timeout(handshake_limit, handshake).await {
-        drive(stream, info, None, app, settings, stop).await;
-    }
-}
-
-/// Peeks at the first bytes: true for a TLS handshake; plain HTTP gets Go's 400 answer.
-async fn tls_handshake_starts(tcp: &TcpStream) -> bool {
-    let mut buf = [0u8; 5];
-    for _ in 0..20 {
-        let n = match tcp.peek(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        if tls::is_tls_handshake(&buf[..n]) {
-            return true;
-        }
-        if n == buf.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    if tls::looks_like_http(&buf) {
-        // Best effort: the connection is dropped right after.
-        let _ = write_all(tcp, tls::PLAIN_HTTP_ANSWER).await;
-    }
-    false
-}
-
-async fn write_all(tcp: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        tcp.writable().await?;
-        match tcp.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Serves HTTP/1.1 on one established connection (a TCP or TLS socket, or a libp2p stream
-/// with the caller's peer id).
-pub(super) async fn drive<I>(
-    io: I,
-    info: ConnInfo,
-    peer: Option<RemotePeer>,
-    app: Router,
-    settings: Arc<ConnSettings>,
-    mut stop: watch::Receiver<bool>,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let clock = Arc::new(ConnClock::new(&settings));
-    let io = TokioIo::new(TimedIo::new(io, clock.clone()));
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(info);
-        if let Some(peer) = peer {
-            req.extensions_mut().insert(peer);
-        }
-        let mut app = app.clone();
-        async move { app.call(req.map(Body::new)).await }
-    });
-    let mut builder = http1::Builder::new();
-    builder
-        .keep_alive(true)
-        .max_header_size(settings.max_header_bytes)
-        .max_headers(settings.max_headers);
-    if settings.any_timeout() {
-        // The clock needs hyper's "waiting for a request head" signal whenever any deadline
-        // applies (it resets the read and write deadlines between requests). The duration is
-        // ignored: the clock applies the configured ones.
-        builder
-            .timer(ConnTimer(clock))
-            .header_read_timeout(Duration::from_secs(1));
-    } else {
-        builder.header_read_timeout(None);
-    }
-    let conn = builder.serve_connection(io, service);
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!("REST API connection: {e}");
-            }
-        }
-        _ = async { drop(stop.wait_for(|s| *s).await) } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Per-connection clock: Go's idle, header, read and write deadlines on top of hyper.
-
-/// Where a connection is between requests.
-#[derive(Debug, Clone, Copy)]
-enum Phase {
-    /// hyper waits for a request head and no byte of it has come yet (idle).
-    Waiting { since: Instant },
-    /// The first byte of a request came at this instant.
-    Request { first_byte: Instant },
-}
-
-#[derive(Debug)]
-struct ClockState {
-    /// No request has started yet: the first wait is not idle time (see `begin_wait`).
-    fresh: bool,
-    phase: Phase,
-    read_deadline: Option<Instant>,
-    write_deadline: Option<Instant>,
-}
-
-/// Shared by a connection's socket wrapper ([`TimedIo`]) and hyper's timer ([`ConnTimer`]).
-#[derive(Debug)]
-struct ConnClock {
-    header_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
-    state: Mutex<ClockState>,
-}
-
-impl ConnClock {
-    fn new(s: &ConnSettings) -> ConnClock {
-        ConnClock {
-            header_timeout: s.header_timeout,
-            idle_timeout: s.idle_timeout,
-            read_timeout: s.read_timeout,
-            write_timeout: s.write_timeout,
-            state: Mutex::new(ClockState {
-                fresh: true,
-                phase: Phase::Waiting {
-                    since: Instant::now(),
-                },
-                read_deadline: None,
-                write_deadline: None,
-            }),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// hyper starts waiting for a request head: the previous request's deadlines end. On a
-    /// new connection the request counts as started already, as in Go (whose first
-    /// `ReadHeaderTimeout` runs from the accept, not after an idle period): a client that
-    /// connects and says nothing is cut after the header timeout.
-    fn begin_wait(&self) {
-        let mut s = self.lock();
-        let now = Instant::now();
-        if std::mem::take(&mut s.fresh) {
-            self.start_request(&mut s, now);
-            return;
-        }
-        s.phase = Phase::Waiting { since: now };
-        s.read_deadline = None;
-        s.write_deadline = None;
-    }
-
-    fn start_request(&self, s: &mut ClockState, now: Instant) {
-        s.phase = Phase::Request { first_byte: now };
-        s.read_deadline = self.read_timeout.map(|d| now + d);
-        s.write_deadline = self.write_timeout.map(|d| now + d);
-    }
-
-    /// Bytes came in: the first ones after [`ConnClock::begin_wait`] start a request.
-    fn on_read(&self) {
-        let mut s = self.lock();
-        if let Phase::Waiting { .. } = s.phase {
-            self.start_request(&mut s, Instant::now());
-        }
-    }
-
-    /// When the header timer fires in the current phase (`None`: never).
-    fn head_deadline(&self) -> Option<Instant> {
-        match self.lock().phase {
-            Phase::Waiting { since } => self.idle_timeout.map(|d| since + d),
-            Phase::Request { first_byte } => self.header_timeout.map(|d| first_byte + d),
-        }
-    }
-}
-
-/// hyper's timer for one connection: every sleep it asks for is the header timer, which the
-/// clock turns into "idle timeout, then header timeout from the first byte".
-#[derive(Debug, Clone)]
-struct ConnTimer(Arc<ConnClock>);
-
-impl hyper::rt::Timer for ConnTimer {
-    fn sleep(&self, _duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        self.0.begin_wait();
-        Box::pin(HeadSleep::new(self.0.clone()))
-    }
-
-    fn sleep_until(&self, _deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        self.0.begin_wait();
-        Box::pin(HeadSleep::new(self.0.clone()))
-    }
-}
-
-/// The header timer (see [`ConnTimer`]).
-struct HeadSleep {
-    clock: Arc<ConnClock>,
-    sleep: Pin<Box<Sleep>>,
-    armed_for: Option<Instant>,
-}
-
-impl HeadSleep {
-    fn new(clock: Arc<ConnClock>) -> HeadSleep {
-        HeadSleep {
-            clock,
-            sleep: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
-            armed_for: None,
-        }
-    }
-}
-
-impl Future for HeadSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.clock.head_deadline() else {
-            // No timeout in this phase; a read that changes the phase wakes the connection.
-            return Poll::Pending;
-        };
-        if self.armed_for != Some(deadline) {
-            self.sleep.as_mut().reset(deadline);
-            self.armed_for = Some(deadline);
-        }
-        self.sleep.as_mut().poll(cx)
-    }
-}
-
-impl hyper::rt::Sleep for HeadSleep {}
-
-/// A socket that reports reads to the clock and enforces the read and write deadlines.
-struct TimedIo<I> {
-    inner: I,
-    clock: Arc<ConnClock>,
-    read_timer: Pin<Box<Sleep>>,
-    write_timer: Pin<Box<Sleep>>,
-}
-
-impl<I> TimedIo<I> {
-    fn new(inner: I, clock: Arc<ConnClock>) -> TimedIo<I> {
-        let far = || Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
-        TimedIo {
-            inner,
-            clock,
-            read_timer: far(),
-            write_timer: far(),
-        }
-    }
-}
-
-fn timed_out(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timeout"))
-}
-
-/// Polls `timer` towards `deadline`: true once it has passed.
-fn deadline_passed(timer: &mut Pin<Box<Sleep>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
-    if Instant::now() >= deadline {
-        return true;
-    }
-    if timer.deadline() != deadline {
-        timer.as_mut().reset(deadline);
-    }
-    timer.as_mut().poll(cx).is_ready()
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for TimedIo<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    this.clock.on_read();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Pending => {
-                let deadline = this.clock.lock().read_deadline;
-                match deadline {
-                    Some(d) if deadline_passed(&mut this.read_timer, d, cx) => {
-                        Poll::Ready(Err(timed_out("read")))
-                    }
-                    _ => Poll::Pending,
-                }
-            }
-            other => other,
-        }
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for TimedIo<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let deadline = this.clock.lock().write_deadline;
-        if let Some(d) = deadline
-            && deadline_passed(&mut this.write_timer, d, cx)
-        {
-            return Poll::Ready(Err(timed_out("write")));
-        }
-        Pin::new(&mut this.inner).poll_write(cx, data)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let deadline = this.clock.lock().write_deadline;
-        if let Some(d) = deadline
-            && deadline_passed(&mut this.write_timer, d, cx)
-        {
-            return Poll::Ready(Err(timed_out("write")));
-        }
-        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
+/// The accept loop's limits and timeouts from `api.restapi` (see the module docs).
+pub(crate) fn conn_settings(c: &RestApiConfig) -> ConnSettings {
+    ConnSettings::go(
+        "REST API",
+        c.read_header_timeout,
+        c.idle_timeout,
+        c.read_timeout,
+        c.write_timeout,
+        c.max_header_bytes,
+    )
 }

@@ -1766,9 +1766,11 @@ async fn bind_listeners_from_multiaddresses() {
 
 mod over_libp2p {
     use super::*;
-    use crate::api::rest::access::{AccessLayer, ConnInfo, RemotePeer};
-    use crate::api::rest::libp2p::{Libp2pHttpError, Tunnel, serve as serve_p2p};
+    use crate::api::libp2p_http::serve as serve_p2p;
+    use crate::api::rest::access::{AccessLayer, RemotePeer};
+    use crate::client::tunnel::{Tunnel, TunnelError};
     use crate::config::ClusterSecret;
+    use crate::http::server::ConnInfo;
     use crate::p2p::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
     use crate::p2p::swarm::{SwarmConfig, SwarmHandle};
 
@@ -1810,7 +1812,7 @@ mod over_libp2p {
                 },
             ),
         );
-        let router = super::super::routes::router(cluster, access).merge(whoami);
+        let router = super::super::router::router(cluster, access).merge(whoami);
         let (tx, rx) = oneshot::channel::<()>();
         let streams = swarm.streams();
         tokio::spawn(async move {
@@ -1887,7 +1889,7 @@ mod over_libp2p {
                 .await
                 .unwrap_err();
             let msg = err.to_string();
-            assert!(matches!(err, Libp2pHttpError::Connect { .. }), "{msg}");
+            assert!(matches!(err, TunnelError::Connect { .. }), "{msg}");
             assert!(msg.contains("secret mismatch"), "{msg}");
         }
         // an address without /p2p/ is refused before anything is sent
@@ -1895,7 +1897,7 @@ mod over_libp2p {
         plain.pop();
         assert!(matches!(
             Tunnel::connect(&plain, None, Duration::from_secs(5)).await,
-            Err(Libp2pHttpError::Address(_))
+            Err(TunnelError::Address(_))
         ));
         swarm.shutdown().await;
     }

@@ -33,7 +33,7 @@
 //! # REST over libp2p
 //! A `--host` with `/p2p/<peer id>` (e.g. `/ip4/10.0.0.1/tcp/9096/p2p/12D3…`) is reached over
 //! the cluster swarm with `--secret`: a client-only swarm with a fresh identity dials the peer
-//! and a local tunnel (`api::rest::libp2p::Tunnel`) turns each HTTP connection into a
+//! and a local tunnel (`client::tunnel::Tunnel`) turns each HTTP connection into a
 //! `/libp2p-http` stream; every command then runs unchanged. A wrong or missing secret fails
 //! at once with "secret mismatch?". `/dnsaddr/` hosts are not resolved yet.
 //!
@@ -140,7 +140,7 @@ const LIBP2P_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 async fn open_tunnel(
     host: &Multiaddr,
     secret: Option<&[u8]>,
-) -> Result<crate::api::rest::libp2p::Tunnel, String> {
+) -> Result<crate::client::tunnel::Tunnel, String> {
     let secret = match secret {
         None | Some([]) => None,
         Some(b) => Some(crate::config::ClusterSecret::from_bytes(
@@ -152,7 +152,7 @@ async fn open_tunnel(
             })?,
         )),
     };
-    crate::api::rest::libp2p::Tunnel::connect(host, secret.as_ref(), LIBP2P_HANDSHAKE_TIMEOUT)
+    crate::client::tunnel::Tunnel::connect(host, secret.as_ref(), LIBP2P_HANDSHAKE_TIMEOUT)
         .await
         .map_err(|e| e.to_string())
 }

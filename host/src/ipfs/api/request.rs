@@ -67,9 +67,10 @@ use std::time::Duration;
 
 use axum::http::Uri;
 
-use super::error::{ApiError, go_quote};
+use super::error::ApiError;
 use crate::gocompat::duration::{self, DurationErrorKind};
 use crate::gocompat::strconv;
+use crate::http::unescape::unescape;
 
 /// The mount point of the Kubo RPC API.
 pub const API_PREFIX: &str = "/api/v0";
@@ -175,7 +176,8 @@ impl RpcRequest {
     /// Parse a path relative to the API root (`/pin/add/Qm…` or `pin/add/Qm…`, as a router
     /// nested under `/api/v0` sees it) and the raw query string (without `?`).
     pub fn parse(api_path: &str, query: Option<&str>) -> Result<Self, ApiError> {
-        let decoded = unescape(api_path, false).map_err(ApiError::bad_request)?;
+        let decoded =
+            unescape(api_path, false).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let decoded = String::from_utf8(decoded)
             .map_err(|_| ApiError::bad_request("invalid UTF-8 in request path"))?;
         let rel = decoded.strip_prefix('/').unwrap_or(&decoded);
@@ -360,45 +362,6 @@ fn parse_cmds_bool(v: &str) -> Option<bool> {
         return Some(true);
     }
     strconv::parse_bool(&v.to_lowercase())
-}
-
-/// Percent-decode like Go's `url.QueryUnescape` (`query == true`: `+` becomes a space) or
-/// `url.PathUnescape`. A `%` not followed by two hex digits is an error, with Go's message
-/// `invalid URL escape "%zz"`.
-pub(crate) fn unescape(s: &str, query: bool) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (
-                    b.get(i + 1).copied().and_then(hex),
-                    b.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                    }
-                    _ => {
-                        let end = (i + 3).min(b.len());
-                        let shown = String::from_utf8_lossy(&b[i..end]);
-                        return Err(format!("invalid URL escape {}", go_quote(&shown)));
-                    }
-                }
-            }
-            b'+' if query => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Go's `url.ParseQuery`, keeping order: pairs containing `;` or a bad escape are dropped.

@@ -8,8 +8,10 @@
 //! stream newline-delimited JSON with `X-Chunked-Output: 1`, a failure after the first byte
 //! being reported in the `X-Stream-Error` trailer.
 //!
-//! Request headers are bounded by hyper's limits (oversized header blocks get 431); bodies are
-//! streamed, never buffered whole, except `dag/put` inputs, which are capped.
+//! Connections are served by the shared accept loop (`crate::http::server`) with no timeouts,
+//! as Kubo's own server; request heads are bounded by hyper's limits (oversized header blocks
+//! get 431); bodies are streamed, never buffered whole, except `dag/put` inputs, which are
+//! capped. On shutdown, requests in flight get `crate::http::server::SHUTDOWN_GRACE` to finish.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,20 +27,23 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use super::error::{ApiError, StreamKind, client_accepts_trailers, stream_response};
+use super::error::{ApiError, StreamKind, stream_response};
 use super::request::RpcRequest;
 use super::{cmd_blocks, cmd_files, cmd_node, cmd_pins};
+use crate::http::ndjson::accepts_trailers;
+use crate::http::server::{ConnSettings, serve_tcp};
 use crate::ipfs::node::Node;
 
-/// Serves the Kubo RPC API of `node` on `listener` until `shutdown` resolves.
+/// Serves the Kubo RPC API of `node` on `listener` until `shutdown` resolves. Accept failures
+/// are logged and retried, so the result is always `Ok` once serving started.
 pub async fn serve(
     node: Arc<Node>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(node))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let settings = Arc::new(ConnSettings::hyper_defaults("Kubo RPC API"));
+    serve_tcp(listener, router(node), None, settings, shutdown).await;
+    Ok(())
 }
 
 /// The router, for embedding in other servers and for tests.
@@ -58,7 +63,7 @@ async fn dispatch(State(node): State<Arc<Node>>, request: Request) -> Response {
     if parts.method != Method::POST {
         return ApiError::method_not_allowed().into_response();
     }
-    let trailers = client_accepts_trailers(&parts.headers);
+    let trailers = accepts_trailers(&parts.headers);
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -128,7 +133,7 @@ tokio::task_local! {
     static ACCEPTS_TRAILERS: bool;
 }
 
-fn accepts_trailers() -> bool {
+fn trailers_accepted() -> bool {
     ACCEPTS_TRAILERS.try_with(|v| *v).unwrap_or(false)
 }
 
@@ -140,7 +145,8 @@ pub async fn bytes_stream(
     rx: mpsc::Receiver<Result<Bytes, ApiError>>,
 ) -> RpcResult {
     let chunks = receiver_stream(rx);
-    let mut resp = stream_response(StreamKind::Raw, content_type, accepts_trailers(), chunks).await;
+    let mut resp =
+        stream_response(StreamKind::Raw, content_type, trailers_accepted(), chunks).await;
     if let Some(len) = content_length
         && resp.status().is_success()
     {
@@ -162,7 +168,7 @@ pub async fn ndjson_stream(rx: mpsc::Receiver<Result<serde_json::Value, ApiError
     Ok(stream_response(
         StreamKind::Chunked,
         "application/json",
-        accepts_trailers(),
+        trailers_accepted(),
         lines,
     )
     .await)

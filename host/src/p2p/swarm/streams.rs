@@ -2,7 +2,7 @@
 //!
 //! The swarm carries a `libp2p-stream` behaviour; [`Streams`] is its control plus a live view
 //! of the connected peers, in the crate's `PeerId` type. Two protocols use it: the block
-//! exchange ([`crate::p2p::exchange`]) and REST over libp2p ([`crate::api::rest::libp2p`]).
+//! exchange ([`crate::p2p::exchange`]) and REST over libp2p (`api::libp2p_http`, `client::tunnel`).
 //!
 //! A [`Streams`] does **not** keep the swarm running (it holds no command sender): when the
 //! swarm stops, opening fails, `accept`ed streams end and [`Streams::connected`] reports the

@@ -1,5 +1,7 @@
-//! TLS for the REST API: rustls with the *ring* provider (no aws-lc), from the PEM files of
-//! `ssl_cert_file` / `ssl_key_file` (relative to the configuration folder, as in IPFS Cluster).
+//! TLS for the HTTP front doors: rustls with the *ring* provider (no aws-lc), from a PEM
+//! certificate and key file (the REST API's `ssl_cert_file` / `ssl_key_file`, which the API
+//! resolves against the configuration folder, as IPFS Cluster does), and the first-bytes
+//! sniffing the accept loop (`server.rs`) uses to answer plain HTTP on a TLS port as Go does.
 //!
 //! # Settings, and how they differ from Go's
 //! * TLS 1.2 and 1.3 (Go: minimum 1.2). HTTP/1.1 only (ALPN `http/1.1`); Go's server would also
@@ -25,20 +27,26 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::server::RestError;
+/// The certificate or key cannot be used (the message names the file and the reason).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
 
 /// Go's answer to plain HTTP on a TLS port (`net/http`, `server.go`).
-pub const PLAIN_HTTP_ANSWER: &[u8] =
+pub(crate) const PLAIN_HTTP_ANSWER: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// The rustls server configuration for a certificate and key file.
-pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, RestError> {
+pub(crate) fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| tls_err(cert_file, e))?
         .collect::<Result<_, _>>()
         .map_err(|e| tls_err(cert_file, e))?;
     if certs.is_empty() {
-        return Err(RestError::Tls(format!(
+        return Err(TlsError(format!(
             "{}: no certificate found",
             cert_file.display()
         )));
@@ -47,11 +55,11 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| RestError::Tls(e.to_string()))?
+        .map_err(|e| TlsError(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| {
-            RestError::Tls(format!(
+            TlsError(format!(
                 "{} and {}: {e}",
                 cert_file.display(),
                 key_file.display()
@@ -61,17 +69,17 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
     Ok(Arc::new(config))
 }
 
-fn tls_err(path: &Path, e: impl std::fmt::Display) -> RestError {
-    RestError::Tls(format!("{}: {e}", path.display()))
+fn tls_err(path: &Path, e: impl std::fmt::Display) -> TlsError {
+    TlsError(format!("{}: {e}", path.display()))
 }
 
 /// Whether the first bytes of a connection are a TLS handshake record (content type 22).
-pub fn is_tls_handshake(first: &[u8]) -> bool {
+pub(crate) fn is_tls_handshake(first: &[u8]) -> bool {
     first.first() == Some(&0x16)
 }
 
 /// Go's `tlsRecordHeaderLooksLikeHTTP`: the first five bytes start an HTTP request line.
-pub fn looks_like_http(first: &[u8]) -> bool {
+pub(crate) fn looks_like_http(first: &[u8]) -> bool {
     [&b"GET /"[..], b"HEAD ", b"POST ", b"PUT /", b"OPTIO"]
         .iter()
         .any(|m| first.starts_with(m))

@@ -1,5 +1,11 @@
-//! Streaming answers of the REST API: newline-delimited JSON with the `X-Stream-Error` trailer
-//! (IPFS Cluster's `StreamResponse`, `api/common/api.go`).
+//! JSON answers: one value ([`json_response`]), or a stream of them as newline-delimited JSON
+//! with the `X-Stream-Error` trailer (IPFS Cluster's `StreamResponse`, `api/common/api.go`),
+//! and the trailer plumbing every streaming front door shares ([`accepts_trailers`],
+//! [`error_trailers`]; the Kubo RPC API's raw streams use them too).
+//!
+//! The items are any serializable values and the errors anything that displays: the REST
+//! handlers pass the cluster's streams as they come. Errors before the first item are answered
+//! with IPFS Cluster's error body ([`super::goerror::error_response`]).
 //!
 //! # The rules (Go's)
 //! * One JSON object per line (`obj\n`, as Go's `json.Encoder`), header `Trailer:
@@ -37,40 +43,74 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use http_body_util::BodyExt;
 use hyper::body::Frame;
 use serde::Serialize;
 
-use super::routes::{error_response, json_bytes};
-use crate::cluster::ClusterError;
+use super::goerror::error_response;
 
 /// The trailer that carries stream errors.
-pub const STREAM_ERROR: HeaderName = HeaderName::from_static("x-stream-error");
+pub(crate) const STREAM_ERROR: HeaderName = HeaderName::from_static("x-stream-error");
 
 /// Items ready together are sent as one chunk up to this size.
 const CHUNK_BYTES: usize = 64 * 1024;
 
 /// How a stream is answered.
 #[derive(Debug, Clone, Default)]
-pub struct StreamOptions {
+pub(crate) struct StreamOptions {
     /// The request carried `TE: trailers` (see the module docs).
-    pub trailers: bool,
+    pub(crate) trailers: bool,
     /// Keep streaming after an error; report every error in the trailer.
-    pub keep_going: bool,
+    pub(crate) keep_going: bool,
     /// Headers added to the answer (e.g. `/add`'s `X-Chunked-Output`).
-    pub extra_headers: HeaderMap,
+    pub(crate) extra_headers: HeaderMap,
 }
 
-/// Whether the request's `TE` header lists `trailers`.
-pub fn accepts_trailers(headers: &HeaderMap) -> bool {
-    crate::ipfs::api::error::client_accepts_trailers(headers)
+/// Whether the request's `TE` header lists `trailers`. hyper's HTTP/1 server sends response
+/// trailers only in that case.
+pub(crate) fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',').any(|item| {
+                let token = item.split(';').next().unwrap_or("").trim();
+                token.eq_ignore_ascii_case("trailers")
+            })
+        })
+    })
+}
+
+/// A value could not be encoded as JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("encoding answer: {0}")]
+pub(crate) struct EncodeError(#[source] serde_json::Error);
+
+/// `value` as JSON followed by a newline (Go's `json.Encoder`).
+pub(crate) fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, EncodeError> {
+    let mut v = serde_json::to_vec(value).map_err(EncodeError)?;
+    v.push(b'\n');
+    Ok(v.into())
+}
+
+/// `value` as a JSON answer with `status`; a value that cannot be encoded gives a 500.
+pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    match json_bytes(value) {
+        Ok(b) => {
+            let mut r = Response::new(Body::from(b));
+            *r.status_mut() = status;
+            r
+        }
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 /// Answers a stream of items as NDJSON (see the module docs).
-pub async fn ndjson<T: Serialize + Send + 'static>(
-    items: BoxStream<'static, Result<T, ClusterError>>,
+pub(crate) async fn ndjson<T, E>(
+    items: BoxStream<'static, Result<T, E>>,
     opts: StreamOptions,
-) -> Response {
+) -> Response
+where
+    T: Serialize + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
     let mut items = items;
     let mut errors: Vec<String> = Vec::new();
     // Wait for the first item before choosing the status.
@@ -104,12 +144,15 @@ pub async fn ndjson<T: Serialize + Send + 'static>(
         Ok(b) => b,
         Err(e) => {
             return with_stream_headers(
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 &opts,
             );
         }
     };
-    let encoded = items.map(|r| r.map_err(|e| e.to_string()).and_then(|t| json_bytes(&t)));
+    let encoded = items.map(|r| {
+        r.map_err(|e| e.to_string())
+            .and_then(|t| json_bytes(&t).map_err(|e| e.to_string()))
+    });
     let body = NdjsonBody {
         pending: Some(first),
         items: Box::pin(encoded),
@@ -126,9 +169,11 @@ pub async fn ndjson<T: Serialize + Send + 'static>(
 
 /// Collects a whole stream as one JSON array (`/add?stream-channels=false`); an error anywhere
 /// gives a 500 with its message. No item gives `null`, as Go encodes its nil slice.
-pub async fn json_array<T: Serialize + Send + 'static>(
-    mut items: BoxStream<'static, Result<T, ClusterError>>,
-) -> Response {
+pub(crate) async fn json_array<T, E>(mut items: BoxStream<'static, Result<T, E>>) -> Response
+where
+    T: Serialize + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
     let mut all = Vec::new();
     while let Some(item) = items.next().await {
         match item {
@@ -143,7 +188,7 @@ pub async fn json_array<T: Serialize + Send + 'static>(
             *r.status_mut() = StatusCode::OK;
             r
         }
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -158,7 +203,7 @@ fn with_stream_headers(mut resp: Response, opts: &StreamOptions) -> Response {
 
 /// The trailer map: one `X-Stream-Error` value per error, or one empty value. Control
 /// characters (which no header value may hold) become spaces, as Go's `net/http` does.
-pub fn error_trailers(errors: &[String]) -> HeaderMap {
+pub(crate) fn error_trailers(errors: &[String]) -> HeaderMap {
     let mut map = HeaderMap::new();
     if errors.is_empty() {
         map.insert(STREAM_ERROR, HeaderValue::from_static(""));
@@ -178,7 +223,7 @@ pub fn error_trailers(errors: &[String]) -> HeaderMap {
 /// A stream that failed after its first item, for a client that cannot receive trailers.
 #[derive(Debug, thiserror::Error)]
 #[error("stream error: {0}")]
-pub struct StreamFailure(String);
+pub(crate) struct StreamFailure(String);
 
 enum BodyState {
     Streaming,
@@ -274,20 +319,52 @@ impl HttpBody for NdjsonBody {
     }
 }
 
-/// Reads a whole body with its trailers (for tests and embedding).
-pub async fn collect_with_trailers(body: Body) -> Result<(Bytes, Option<HeaderMap>), String> {
-    let collected = body.collect().await.map_err(|e| e.to_string())?;
-    let trailers = collected.trailers().cloned();
-    Ok((collected.to_bytes(), trailers))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use futures::stream;
+    use http_body_util::BodyExt;
 
-    fn items(v: Vec<Result<u32, ClusterError>>) -> BoxStream<'static, Result<u32, ClusterError>> {
+    /// A stream error, as the cluster's would display.
+    #[derive(Debug)]
+    struct Fail(&'static str);
+
+    impl std::fmt::Display for Fail {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    type Items = BoxStream<'static, Result<u32, Fail>>;
+
+    fn items(v: Vec<Result<u32, Fail>>) -> Items {
         stream::iter(v).boxed()
+    }
+
+    /// Reads a whole body with its trailers.
+    async fn collect_with_trailers(body: Body) -> Result<(Bytes, Option<HeaderMap>), axum::Error> {
+        let collected = body.collect().await?;
+        let trailers = collected.trailers().cloned();
+        Ok((collected.to_bytes(), trailers))
+    }
+
+    #[test]
+    fn te_trailers_detection() {
+        let mut h = HeaderMap::new();
+        assert!(!accepts_trailers(&h));
+        h.insert(header::TE, HeaderValue::from_static("gzip"));
+        assert!(!accepts_trailers(&h));
+        h.insert(header::TE, HeaderValue::from_static("gzip, Trailers"));
+        assert!(accepts_trailers(&h));
+        h.insert(header::TE, HeaderValue::from_static("trailers;q=1"));
+        assert!(accepts_trailers(&h));
+    }
+
+    #[test]
+    fn trailer_values_are_sanitised() {
+        let t = error_trailers(&["line1\nline2\r\u{0}end".to_string()]);
+        assert_eq!(t["x-stream-error"], "line1 line2  end");
+        assert_eq!(error_trailers(&[])["x-stream-error"], "");
     }
 
     fn opts(trailers: bool, keep_going: bool) -> StreamOptions {
@@ -304,11 +381,7 @@ mod tests {
         assert_eq!(r.status(), 204);
         assert_eq!(r.headers()[header::TRAILER], "X-Stream-Error");
 
-        let r = ndjson(
-            items(vec![Err(ClusterError::Internal("boom".into()))]),
-            opts(true, false),
-        )
-        .await;
+        let r = ndjson(items(vec![Err(Fail("boom"))]), opts(true, false)).await;
         assert_eq!(r.status(), 500);
         let (b, _) = collect_with_trailers(r.into_body()).await.unwrap();
         assert_eq!(&b[..], b"{\"code\":500,\"message\":\"boom\"}\n");
@@ -320,11 +393,7 @@ mod tests {
         assert_eq!(t.unwrap()[STREAM_ERROR], "");
 
         let r = ndjson(
-            items(vec![
-                Ok(1),
-                Err(ClusterError::Internal("bad\nline".into())),
-                Ok(3),
-            ]),
+            items(vec![Ok(1), Err(Fail("bad\nline")), Ok(3)]),
             opts(true, false),
         )
         .await;
@@ -333,11 +402,7 @@ mod tests {
         assert_eq!(t.unwrap()[STREAM_ERROR], "bad line");
 
         // without trailers, a failure mid-stream is a body error
-        let r = ndjson(
-            items(vec![Ok(1), Err(ClusterError::Internal("x".into()))]),
-            opts(false, false),
-        )
-        .await;
+        let r = ndjson(items(vec![Ok(1), Err(Fail("x"))]), opts(false, false)).await;
         assert!(collect_with_trailers(r.into_body()).await.is_err());
         // and a good stream just ends
         let r = ndjson(items(vec![Ok(1)]), opts(false, false)).await;
@@ -347,7 +412,7 @@ mod tests {
 
     #[tokio::test]
     async fn keep_going_collects_errors() {
-        let e = |s: &str| Err(ClusterError::Internal(s.into()));
+        let e = |s: &'static str| Err(Fail(s));
         let r = ndjson(items(vec![e("a"), Ok(1), e("b"), Ok(2)]), opts(true, true)).await;
         assert_eq!(r.status(), 200);
         let (b, t) = collect_with_trailers(r.into_body()).await.unwrap();
@@ -363,7 +428,7 @@ mod tests {
 
     #[tokio::test]
     async fn ready_items_are_batched() {
-        let many: Vec<Result<u32, ClusterError>> = (0..50_000).map(Ok).collect();
+        let many: Vec<Result<u32, Fail>> = (0..50_000).map(Ok).collect();
         let r = ndjson(items(many), opts(true, false)).await;
         let mut body = r.into_body();
         let mut frames = 0;

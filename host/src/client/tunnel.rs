@@ -1,65 +1,51 @@
-//! REST over libp2p: the REST API on the cluster's libp2p host, protocol `/libp2p-http`.
+//! The client side of REST over libp2p: [`Tunnel`], used by `pinfold-ctl --host
+//! /ip4/…/tcp/9096/p2p/<id> --secret <hex>` to reach a peer's REST API on the cluster swarm,
+//! protocol `/libp2p-http` (served by `api/libp2p_http`).
 //!
 //! # What it owns
-//! * The server side, [`serve`]: accepts inbound `/libp2p-http` streams on the cluster swarm
-//!   and serves each as **one HTTP/1.1 connection** (keep-alive, several requests in turn), as
-//!   IPFS Cluster does through go-libp2p-http / gostream. Each stream goes through the very
-//!   code path of a TCP connection (`server::drive`: hyper http1, the same header limits and
-//!   timeouts from `api.restapi`, graceful shutdown), with the same axum [`Router`] — so the
-//!   same routes and the same access layer. The request extensions carry a [`ConnInfo`] with
-//!   no socket address (`remote: None`, `tls: false`: the stream is encrypted by noise, which
-//!   is not TLS) and a [`RemotePeer`] with the caller's peer id, for the access layer to use.
-//!   Only holders of the cluster secret reach it (the swarm is a pnet private network).
-//! * The client side, [`Tunnel`], used by `pinfold-ctl --host /ip4/…/tcp/9096/p2p/<id>
-//!   --secret <hex>`: a minimal client-only swarm (TCP → pnet with the secret → noise → yamux,
-//!   a fresh random identity, only the stream behaviour; no listening, no identify) that dials
-//!   the peer, checks that it serves `/libp2p-http`, and forwards connections to it.
+//! A minimal client-only swarm (TCP → pnet with the secret → noise → yamux, a fresh random
+//! identity, only the stream behaviour; no listening, no identify) that dials the peer, checks
+//! that it serves `/libp2p-http`, and forwards local connections to it, one stream each.
 //!
 //! # Why a local socket in front of reqwest
-//! The REST client ([`super::client`]) is built on reqwest, which cannot be handed a custom
+//! The REST client ([`super::Client`]) is built on reqwest, which cannot be handed a custom
 //! connection type. Rewriting its ~30 calls over a bare hyper client with a libp2p connector
 //! would fork every code path (streams, trailers, multipart uploads, fail-over). Instead the
 //! tunnel listens on a **Unix socket in a fresh private folder** (mode 0700, removed on drop)
 //! and pipes every accepted connection into a new `/libp2p-http` stream; reqwest is pointed at
-//! that socket (`ClientBuilder::unix_socket`). All client code stays identical, and the pipe is
+//! that socket (`ClientConfig::unix_socket`). All client code stays identical, and the pipe is
 //! byte-for-byte, so HTTP/1.1 keep-alive, chunked bodies and trailers pass unchanged. A
 //! loopback TCP port would have done the same, but any local user could connect to it during
 //! the command and ride on our authenticated connection; a socket in a 0700 folder only the
 //! invoking user can open.
 //!
 //! # Errors
-//! Connecting fails with a clear message: an address without `/p2p/<peer id>`, the peer
-//! unreachable, a handshake failure (almost always a secret mismatch, worded so), or a peer
-//! that does not serve `/libp2p-http`.
+//! Connecting fails with a clear [`TunnelError`]: an address without `/p2p/<peer id>`, the
+//! peer unreachable, a handshake failure (almost always a secret mismatch, worded so), or a
+//! peer that does not serve `/libp2p-http`.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use futures::StreamExt;
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::DialOpts;
 use tokio::net::UnixListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
-use super::access::{ConnInfo, RemotePeer};
-use super::server::{ConnSettings, drive};
-use crate::config::{ClusterSecret, RestApiConfig};
-use crate::p2p::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
-use crate::p2p::swarm::{FailureCause, StreamError, Streams, build_transport, classify};
+use crate::config::ClusterSecret;
+#[cfg(test)]
+use crate::p2p::swarm::compat::PeerId;
+use crate::p2p::swarm::compat::{Multiaddr, addr_to_p2p, peer_to_p2p};
+use crate::p2p::swarm::{FailureCause, build_transport, classify};
 
-/// The protocol id, as go-libp2p-http's.
-pub const PROTOCOL: &str = "/libp2p-http";
+/// The protocol id of REST over libp2p, as go-libp2p-http's.
+pub(crate) const PROTOCOL: &str = "/libp2p-http";
 
-/// Failures of REST over libp2p.
+/// Failures to open a [`Tunnel`].
 #[derive(Debug, thiserror::Error)]
-pub enum Libp2pHttpError {
-    #[error(transparent)]
-    Stream(#[from] StreamError),
+pub(crate) enum TunnelError {
     /// The address cannot be used for REST over libp2p.
     #[error("{0}")]
     Address(String),
@@ -71,64 +57,11 @@ pub enum Libp2pHttpError {
     Local(String),
 }
 
-/// Serves `router` on inbound `/libp2p-http` streams of the swarm until `shutdown` resolves
-/// (or the swarm stops), with `api.restapi`'s default limits. See the module essay.
-pub async fn serve(
-    streams: Streams,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StreamError> {
-    serve_with(streams, router, &RestApiConfig::restapi_default(), shutdown).await
-}
-
-/// [`serve`] with the limits and timeouts of `config` (`max_header_bytes`, `read_timeout`,
-/// `read_header_timeout`, `write_timeout`, `idle_timeout`; listen addresses and TLS files are
-/// not used).
-pub async fn serve_with(
-    streams: Streams,
-    router: Router,
-    config: &RestApiConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StreamError> {
-    let mut incoming = streams.accept(PROTOCOL)?;
-    let settings = Arc::new(ConnSettings::from_config(config));
-    tracing::info!(
-        "REST API over libp2p ({PROTOCOL}): /p2p/{}",
-        streams.local_peer_id()
-    );
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut conns = JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            next = incoming.next() => match next {
-                Some((peer, stream)) => {
-                    let info = ConnInfo { remote: None, tls: false };
-                    conns.spawn(drive(
-                        stream.compat(),
-                        info,
-                        Some(RemotePeer(peer)),
-                        router.clone(),
-                        settings.clone(),
-                        stop_rx.clone(),
-                    ));
-                }
-                None => break, // the swarm stopped
-            }
-        }
-    }
-    drop(incoming);
-    let _ = stop_tx.send(true);
-    super::server::drain(conns, "REST API over libp2p", "stream(s)").await;
-    Ok(())
-}
-
 /// A client-side tunnel to one peer's `/libp2p-http`: connections to [`Tunnel::socket_path`]
 /// become streams to the peer. Dropping it closes everything and removes the socket.
 #[derive(Debug)]
-pub struct Tunnel {
+pub(crate) struct Tunnel {
+    #[cfg(test)]
     peer: PeerId,
     dir: PathBuf,
     socket: PathBuf,
@@ -149,16 +82,16 @@ impl Tunnel {
     /// Dials `addr` (`/ip4/…/tcp/…/p2p/<peer id>`) on a fresh client-only swarm with the
     /// cluster `secret` (`None`: no private network), checks that the peer serves
     /// `/libp2p-http`, and opens the local socket. `timeout` bounds the connection handshake.
-    pub async fn connect(
+    pub(crate) async fn connect(
         addr: &Multiaddr,
         secret: Option<&ClusterSecret>,
         timeout: Duration,
-    ) -> Result<Tunnel, Libp2pHttpError> {
+    ) -> Result<Tunnel, TunnelError> {
         let mut transport_addr = addr.clone();
         let peer = match transport_addr.pop() {
             Some(multiaddr::Protocol::P2p(p)) => p,
             _ => {
-                return Err(Libp2pHttpError::Address(format!(
+                return Err(TunnelError::Address(format!(
                     "a libp2p API address ends with /p2p/<peer id>: {addr}"
                 )));
             }
@@ -169,13 +102,13 @@ impl Tunnel {
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_other_transport(|key| build_transport(key, secret.as_ref(), timeout))
-            .map_err(|e| Libp2pHttpError::Local(format!("libp2p client: {e}")))?
+            .map_err(|e| TunnelError::Local(format!("libp2p client: {e}")))?
             .with_behaviour(|_| libp2p_stream::Behaviour::new())
-            .map_err(|e| Libp2pHttpError::Local(format!("libp2p client: {e}")))?
+            .map_err(|e| TunnelError::Local(format!("libp2p client: {e}")))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
             .build();
         let control = swarm.behaviour().new_control();
-        let connect_err = |reason: String| Libp2pHttpError::Connect {
+        let connect_err = |reason: String| TunnelError::Connect {
             addr: addr.to_string(),
             reason,
         };
@@ -250,7 +183,7 @@ impl Tunnel {
         let socket = dir.join("api.sock");
         let listener = UnixListener::bind(&socket).map_err(|e| {
             let _ = std::fs::remove_dir(&dir);
-            Libp2pHttpError::Local(format!("cannot listen on {}: {e}", socket.display()))
+            TunnelError::Local(format!("cannot listen on {}: {e}", socket.display()))
         })?;
         tasks.push(tokio::spawn(async move {
             loop {
@@ -281,6 +214,7 @@ impl Tunnel {
             }
         }));
         Ok(Tunnel {
+            #[cfg(test)]
             peer,
             dir,
             socket,
@@ -289,18 +223,19 @@ impl Tunnel {
     }
 
     /// The Unix socket to send HTTP requests to.
-    pub fn socket_path(&self) -> &Path {
+    pub(crate) fn socket_path(&self) -> &Path {
         &self.socket
     }
 
     /// The peer the tunnel reaches.
-    pub fn peer(&self) -> PeerId {
+    #[cfg(test)]
+    pub(crate) fn peer(&self) -> PeerId {
         self.peer
     }
 }
 
 /// A new folder only this user can enter, under the temporary folder.
-fn private_dir() -> Result<PathBuf, Libp2pHttpError> {
+fn private_dir() -> Result<PathBuf, TunnelError> {
     use rand::Rng;
     use std::os::unix::fs::DirBuilderExt;
     let base = std::env::temp_dir();
@@ -314,14 +249,14 @@ fn private_dir() -> Result<PathBuf, Libp2pHttpError> {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(Libp2pHttpError::Local(format!(
+                return Err(TunnelError::Local(format!(
                     "cannot create a private folder in {}: {e}",
                     base.display()
                 )));
             }
         }
     }
-    Err(Libp2pHttpError::Local(
+    Err(TunnelError::Local(
         "cannot create a private folder for the libp2p tunnel".into(),
     ))
 }
