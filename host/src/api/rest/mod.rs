@@ -10,4 +10,4 @@ pub(crate) mod handlers;
 pub(crate) mod router;
 pub mod server;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

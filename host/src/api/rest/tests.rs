@@ -50,7 +50,7 @@ const CID2: &str = "QmaNJ5acV31sx8jq626qTpAWW4DXKw34aGhx53dECLvXbY";
 const MISSING: &str = "bafyreiay3jpjk74dkckv2r74eyvf3lfnxujefay2rtuluintasq2zlapv4";
 /// Its status lookup fails.
 const FAILING: &str = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
-const SELF_PEER: &str = "12D3KooWJxNtxhvCnBq8PZX7C93ZNFzGsvKXg4VnXMi9Hso5mCKE";
+pub(crate) const SELF_PEER: &str = "12D3KooWJxNtxhvCnBq8PZX7C93ZNFzGsvKXg4VnXMi9Hso5mCKE";
 
 fn cid(s: &str) -> Cid {
     Cid::try_from(s).unwrap()
@@ -1764,7 +1764,7 @@ async fn bind_listeners_from_multiaddresses() {
 // ---------------------------------------------------------------------------------------------
 // REST over libp2p (`/libp2p-http`)
 
-mod over_libp2p {
+pub(crate) mod over_libp2p {
     use super::*;
     use crate::api::libp2p_http::serve as serve_p2p;
     use crate::api::rest::access::{AccessLayer, RemotePeer};
@@ -1788,7 +1788,7 @@ mod over_libp2p {
 
     /// A cluster swarm on 127.0.0.1 serving the REST router (the fake cluster's, plus
     /// `/whoami`, which echoes the connection's extensions) over `/libp2p-http`.
-    async fn start_p2p(
+    pub(crate) async fn start_p2p(
         secret: Option<ClusterSecret>,
     ) -> (SwarmHandle, multiaddr::Multiaddr, oneshot::Sender<()>) {
         let key = libp2p_identity::Keypair::generate_ed25519();
@@ -1825,7 +1825,7 @@ mod over_libp2p {
         (swarm, addr, tx)
     }
 
-    fn hex(s: &ClusterSecret) -> String {
+    pub(crate) fn hex(s: &ClusterSecret) -> String {
         s.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -1899,51 +1899,6 @@ mod over_libp2p {
             Tunnel::connect(&plain, None, Duration::from_secs(5)).await,
             Err(TunnelError::Address(_))
         ));
-        swarm.shutdown().await;
-    }
-
-    async fn ctl(args: &[&str]) -> (i32, String, String) {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let args: Vec<String> = std::iter::once("pinfold-ctl")
-            .chain(args.iter().copied())
-            .map(String::from)
-            .collect();
-        let code = crate::cli::ctl::run(
-            args,
-            &mut crate::cli::ctl::Io {
-                out: &mut out,
-                err: &mut err,
-            },
-            false,
-        )
-        .await;
-        (
-            code,
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    }
-
-    #[tokio::test]
-    async fn libp2p_http_ctl_uses_a_p2p_host_with_the_secret() {
-        let secret = ClusterSecret::generate();
-        let (swarm, addr, _stop) = start_p2p(Some(secret.clone())).await;
-        let host = addr.to_string();
-        let (code, out, err) = ctl(&["--host", &host, "--secret", &hex(&secret), "id"]).await;
-        assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains(SELF_PEER), "{out}");
-        let (code, out, err) =
-            ctl(&["--host", &host, "--secret", &hex(&secret), "peers", "ls"]).await;
-        assert_eq!(code, 0, "{out}{err}");
-        assert_eq!(out.matches("Sees").count(), 3, "{out}");
-
-        let other = hex(&ClusterSecret::generate());
-        let (code, out, err) = ctl(&["--host", &host, "--secret", &other, "id"]).await;
-        assert_eq!(code, 1, "{out}{err}");
-        assert!(err.contains("secret mismatch"), "{err}");
-        let (code, _, err) = ctl(&["--host", &host, "--secret", "abcd", "id"]).await;
-        assert_eq!(code, 1);
-        assert!(err.contains("32 bytes"), "{err}");
         swarm.shutdown().await;
     }
 }

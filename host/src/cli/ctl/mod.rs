@@ -48,6 +48,8 @@ pub(crate) mod graph;
 pub(crate) mod humanize;
 
 #[cfg(test)]
+mod libp2p_tests;
+#[cfg(test)]
 mod tests;
 
 use std::io::{IsTerminal, Write};
