@@ -49,8 +49,9 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 use super::access::{ConnInfo, RemotePeer};
 use super::server::{ConnSettings, drive};
 use crate::config::{ClusterSecret, RestApiConfig};
-use crate::p2p::swarm::compat::{Multiaddr, PeerId, addr_to_p2p, peer_to_p2p};
 use crate::p2p::swarm::{FailureCause, StreamError, Streams, build_transport, classify};
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
 
 /// The protocol id, as go-libp2p-http's.
 pub const PROTOCOL: &str = "/libp2p-http";
@@ -163,7 +164,6 @@ impl Tunnel {
                 )));
             }
         };
-        let p2p_peer = peer_to_p2p(&peer);
         let key = libp2p::identity::Keypair::generate_ed25519();
         let secret = secret.cloned();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
@@ -181,15 +181,15 @@ impl Tunnel {
         };
         swarm
             .dial(
-                DialOpts::peer_id(p2p_peer)
-                    .addresses(vec![addr_to_p2p(&transport_addr)])
+                DialOpts::peer_id(peer)
+                    .addresses(vec![transport_addr])
                     .build(),
             )
             .map_err(|e| connect_err(e.to_string()))?;
         let waited = tokio::time::timeout(timeout + Duration::from_secs(5), async {
             loop {
                 match swarm.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == p2p_peer => {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == peer => {
                         return Ok(());
                     }
                     SwarmEvent::OutgoingConnectionError { error, .. } => {
@@ -236,7 +236,7 @@ impl Tunnel {
         // the first stream checks the protocol, then serves the first local connection
         let probe = control
             .clone()
-            .open_stream(p2p_peer, libp2p::StreamProtocol::new(PROTOCOL))
+            .open_stream(peer, libp2p::StreamProtocol::new(PROTOCOL))
             .await
             .map_err(|e| match e {
                 libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => connect_err(format!(
@@ -263,7 +263,7 @@ impl Tunnel {
                     let stream = match spare {
                         Some(s) => s,
                         None => match control
-                            .open_stream(p2p_peer, libp2p::StreamProtocol::new(PROTOCOL))
+                            .open_stream(peer, libp2p::StreamProtocol::new(PROTOCOL))
                             .await
                         {
                             Ok(s) => s,
