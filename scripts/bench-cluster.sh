@@ -11,7 +11,8 @@
 #
 # etcd: Debian's etcd-server 3.4 (installed with apt-get when missing), three members on
 # 127.0.0.1 with default durability (each member fsyncs its WAL before acknowledging), loaded by
-# scripts/etcd-bench (etcd's own Go client, clientv3 3.4 from Debian's golang-etcd-server-dev;
+# scripts/etcd-bench (etcd's own Go client, clientv3 3.4 from Debian's golang-etcd-server-dev,
+# fetched into a cache by scripts/fetch-etcd-gopath.sh;
 # the same measurement as etcd's `benchmark put --sequential-keys`) with the same concurrency
 # and counts, values the size of a pin as Pinfold stores it (measured from `pinfold state
 # export` after the Pinfold runs), against the leader's endpoint, then (SPREAD=1) all three.
@@ -50,7 +51,6 @@ if [ "$skip_etcd" != 1 ]; then
     command -v etcd >/dev/null || need_apt+=(etcd-server)
     command -v etcdctl >/dev/null || need_apt+=(etcd-client)
     command -v go >/dev/null || need_apt+=(golang-go)
-    [ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ] || need_apt+=(golang-etcd-server-dev)
 fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
     say "installing ${need_apt[*]}"
@@ -93,10 +93,11 @@ cleanup() {
 trap cleanup EXIT
 
 if [ "$skip_etcd" != 1 ]; then
-    say "building scripts/etcd-bench (clientv3 from golang-etcd-server-dev, GOPATH mode)"
+    etcd_gopath="$("$root/scripts/fetch-etcd-gopath.sh")" || die "fetching the etcd Go sources failed"
+    say "building scripts/etcd-bench (clientv3 from golang-etcd-server-dev in $etcd_gopath, GOPATH mode)"
     etcd_bench="$work/etcd-bench"
     (cd "$root/scripts/etcd-bench" \
-        && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="${GOCACHE:-$HOME/.cache/go-build}" \
+        && GO111MODULE=off GOPATH="$etcd_gopath" GOCACHE="${GOCACHE:-$HOME/.cache/go-build}" \
             go build -o "$etcd_bench" main.go >&2) || die "building etcd-bench failed"
 fi
 

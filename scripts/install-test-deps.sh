@@ -6,7 +6,7 @@
 #   eval "$(scripts/install-test-deps.sh)"  # ...and use them in this shell
 #
 # Progress goes to stderr; stdout carries only `export NAME=value` lines, so
-# callers (tests/kubo_client.rs) can parse them.
+# callers (tests/all/kubo_client.rs) can parse them.
 #
 # Cache root: ${PINFOLD_CACHE:-$HOME/.cache/pinfold}
 #   npm/kubo-client-<hash>/node_modules   the JS clients the tests drive

@@ -6,7 +6,7 @@
 //! peak RSS (VmHWM). Run with `cargo bench -p pinfold --bench add_throughput`; set
 //! `PINFOLD_BENCH_BYTES` for another size.
 
-#[path = "../../tests/support/mod.rs"]
+#[path = "../../tests/all/support/mod.rs"]
 mod support;
 
 use std::io::Write;

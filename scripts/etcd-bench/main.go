@@ -3,7 +3,7 @@
 // not reachable from the project's machines), through etcd's own Go client, clientv3 3.4, as
 // packaged by Debian (golang-etcd-server-dev), built in GOPATH mode:
 //
-//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o etcd-bench scripts/etcd-bench/main.go
+//	GO111MODULE=off GOPATH="$(scripts/fetch-etcd-gopath.sh)" go build -o etcd-bench scripts/etcd-bench/main.go
 //	etcd-bench --endpoints 127.0.0.1:2379,... --conns 16 --clients 256 --total 20000 \
 //	    --val-size 350 --json figures.json
 //

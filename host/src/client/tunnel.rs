@@ -35,10 +35,10 @@ use tokio::net::UnixListener;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::config::ClusterSecret;
-#[cfg(test)]
-use crate::p2p::swarm::compat::PeerId;
-use crate::p2p::swarm::compat::{Multiaddr, addr_to_p2p, peer_to_p2p};
 use crate::p2p::swarm::{FailureCause, build_transport, classify};
+#[cfg(test)]
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
 
 /// The protocol id of REST over libp2p, as go-libp2p-http's.
 pub(crate) const PROTOCOL: &str = "/libp2p-http";
@@ -96,7 +96,6 @@ impl Tunnel {
                 )));
             }
         };
-        let p2p_peer = peer_to_p2p(&peer);
         let key = libp2p::identity::Keypair::generate_ed25519();
         let secret = secret.cloned();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
@@ -114,15 +113,15 @@ impl Tunnel {
         };
         swarm
             .dial(
-                DialOpts::peer_id(p2p_peer)
-                    .addresses(vec![addr_to_p2p(&transport_addr)])
+                DialOpts::peer_id(peer)
+                    .addresses(vec![transport_addr])
                     .build(),
             )
             .map_err(|e| connect_err(e.to_string()))?;
         let waited = tokio::time::timeout(timeout + Duration::from_secs(5), async {
             loop {
                 match swarm.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == p2p_peer => {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == peer => {
                         return Ok(());
                     }
                     SwarmEvent::OutgoingConnectionError { error, .. } => {
@@ -169,7 +168,7 @@ impl Tunnel {
         // the first stream checks the protocol, then serves the first local connection
         let probe = control
             .clone()
-            .open_stream(p2p_peer, libp2p::StreamProtocol::new(PROTOCOL))
+            .open_stream(peer, libp2p::StreamProtocol::new(PROTOCOL))
             .await
             .map_err(|e| match e {
                 libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => connect_err(format!(
@@ -196,7 +195,7 @@ impl Tunnel {
                     let stream = match spare {
                         Some(s) => s,
                         None => match control
-                            .open_stream(p2p_peer, libp2p::StreamProtocol::new(PROTOCOL))
+                            .open_stream(peer, libp2p::StreamProtocol::new(PROTOCOL))
                             .await
                         {
                             Ok(s) => s,

@@ -12,7 +12,7 @@
 //!
 //! # Why not `multer`
 //!
-//! multer (already a dependency) has no limit on a part's header block: it buffers until it
+//! multer has no limit on a part's header block: it buffers until it
 //! sees `\r\n\r\n`, so a client can make it buffer without bound. It also re-scans its whole
 //! buffer on each poll, and its `Content-Disposition` parsing is looser than Go's. Kubo's
 //! behaviour is Go's `mime/multipart` plus boxo's `files/multipartfile.go`. A small state

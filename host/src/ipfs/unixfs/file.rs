@@ -55,7 +55,7 @@
 //! `File` leaf carrying the data and the metadata, never a raw block.
 //!
 //! # What is pinned by Kubo vectors, what only follows boxo's code
-//! Pinned (tests/cid_vectors.rs): defaults, CIDv1 with and without raw leaves, empty files,
+//! Pinned (tests/all/cid_vectors.rs): defaults, CIDv1 with and without raw leaves, empty files,
 //! one-chunk trickle, the 256 KiB chunk and 174-link thresholds, the `unixfs-v1-2025` profile
 //! (1 MiB chunks, 1024 links, 1 GiB files). Following boxo's code, checked by shape tests but
 //! without a Kubo CID: trickle DAGs of more than one chunk, mode/mtime encoding and placement,

@@ -15,7 +15,7 @@ use super::{PROTOCOL, wire};
 use crate::ipfs::fetch::{BlockFetcher, FetchError};
 use crate::ipfs::hash;
 use crate::p2p::swarm::Streams;
-use crate::p2p::swarm::compat::PeerId;
+use libp2p_identity::PeerId;
 
 /// Limits and pacing of the client side.
 #[derive(Debug, Clone)]

@@ -16,8 +16,9 @@ use crate::ipfs::pins::PinMode;
 use crate::ipfs::unixfs::file::{Block, ImportOptions, Metadata, import_bytes};
 use crate::ipfs::unixfs::reader::{BlockSource, ReadError, file_reader};
 use crate::p2p::rpc::{RpcHandler, RpcReply, RpcRequest, RpcResponse, RpcServer};
-use crate::p2p::swarm::compat::{Multiaddr, PeerId};
 use crate::p2p::swarm::{SwarmConfig, SwarmHandle};
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
 
 struct Versions;
 

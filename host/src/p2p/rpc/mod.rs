@@ -68,8 +68,8 @@ use cid::Cid;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::p2p::swarm::compat::PeerId;
 use crate::types::{IpfsId, Metric, PeerDescription, Pin, PinInfoShort};
+use libp2p_identity::PeerId;
 pub use raft::{RaftEntry, RaftMessage, RaftPeers, SwarmRaftTransport};
 
 /// Largest request accepted (and sent).

@@ -45,7 +45,7 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use super::{RpcError, RpcRequest};
 use crate::consensus::{Consensus, RaftTransport, node_id};
 use crate::p2p::swarm::SwarmHandle;
-use crate::p2p::swarm::compat::PeerId;
+use libp2p_identity::PeerId;
 
 /// A raft log entry on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

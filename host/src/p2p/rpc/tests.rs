@@ -11,10 +11,10 @@ use super::raft::{RaftSnapshot, deliver};
 use super::*;
 use crate::config::ClusterSecret;
 use crate::consensus::{Consensus, ConsensusError, RaftConfig, node_id};
-use crate::p2p::swarm::compat::Multiaddr;
 use crate::p2p::swarm::{self, SwarmConfig, SwarmHandle};
 use crate::state::State;
 use crate::state::tests::{test_cid, test_pin};
+use multiaddr::Multiaddr;
 
 fn peer() -> PeerId {
     libp2p_identity::Keypair::generate_ed25519()

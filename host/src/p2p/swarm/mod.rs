@@ -47,10 +47,9 @@
 //!   driver thread) drops rather than blocks when it is full.
 //! * Raw streams ([`Streams`], from [`SwarmHandle::streams`]) ride on a `libp2p-stream`
 //!   behaviour: the block exchange and REST over libp2p use them; see [`streams`].
-//! * The public API uses the crate's `PeerId`/`Multiaddr` (libp2p-identity 0.2, multiaddr 0.18);
-//!   libp2p 0.57 uses newer versions of both, converted in [`compat`].
+//! * `PeerId` and `Multiaddr` are libp2p-identity 0.3.x's and multiaddr 0.19.x's, the versions
+//!   libp2p 0.57 is built on: the crate and libp2p share one type of each, no conversions.
 
-pub mod compat;
 pub mod peerstore;
 pub mod streams;
 #[cfg(test)]
@@ -77,7 +76,8 @@ use crate::p2p::rpc::{
     MAX_DEADLINE, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, RpcEnvelope, RpcError, RpcReply,
     RpcRequest, RpcResponse, RpcServer,
 };
-use compat::{Multiaddr, PeerId, addr_from_p2p, addr_to_p2p, peer_from_p2p, peer_to_p2p};
+use libp2p_identity::PeerId;
+use multiaddr::Multiaddr;
 pub use streams::{Incoming, StreamError, Streams};
 
 /// Capacity of the command channel.
@@ -368,7 +368,7 @@ pub(crate) fn build_transport(
     key: &libp2p::identity::Keypair,
     secret: Option<&ClusterSecret>,
     timeout: Duration,
-) -> Result<Boxed<(libp2p::PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Box<dyn std::error::Error + Send + Sync>> {
     let noise = noise::Config::new(key)?;
     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
     Ok(match secret {
@@ -400,8 +400,8 @@ pub async fn start(
     config: SwarmConfig,
     rpc: RpcServer,
 ) -> Result<SwarmHandle, SwarmError> {
-    let key = compat::keypair_to_p2p(identity).map_err(SwarmError::Setup)?;
-    let local = peer_from_p2p(&key.public().to_peer_id());
+    let key = identity.clone();
+    let local = key.public().to_peer_id();
     if config.secret.is_none() {
         tracing::warn!(
             "Cluster secret is empty, cluster will start on unprotected network: \
@@ -456,7 +456,7 @@ pub async fn start(
     let mut listeners = HashMap::new();
     for addr in &config.listen {
         let id = swarm
-            .listen_on(addr_to_p2p(addr))
+            .listen_on(addr.clone())
             .map_err(|e| SwarmError::Listen {
                 addr: addr.to_string(),
                 reason: e.to_string(),
@@ -497,7 +497,7 @@ pub async fn start(
         }
     }
     for a in &config.announce {
-        swarm.add_external_address(addr_to_p2p(a));
+        swarm.add_external_address(a.clone());
     }
     tracing::info!(
         peer = %local,
@@ -534,7 +534,7 @@ pub async fn start(
     }
     for a in initial {
         event_loop.remember_p2p_addr(&a);
-        if let Err(e) = event_loop.swarm.dial(addr_to_p2p(&a)) {
+        if let Err(e) = event_loop.swarm.dial(a.clone()) {
             tracing::warn!("cannot dial {a}: {e}");
         }
     }
@@ -556,10 +556,10 @@ struct EventLoop {
     notices: broadcast::Sender<SwarmNotice>,
     rpc: RpcServer,
     pnet: bool,
-    listen_addrs: Vec<libp2p::Multiaddr>,
+    listen_addrs: Vec<Multiaddr>,
     pending_dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, SwarmError>>)>,
     pending_calls: HashMap<OutboundRequestId, oneshot::Sender<RpcReply>>,
-    addrs: BTreeMap<libp2p::PeerId, BTreeSet<libp2p::Multiaddr>>,
+    addrs: BTreeMap<PeerId, BTreeSet<Multiaddr>>,
     peerstore: Option<PathBuf>,
     /// The connected peers, for [`Streams::connected`].
     connected: watch::Sender<Arc<Vec<PeerId>>>,
@@ -588,7 +588,7 @@ impl EventLoop {
     }
 
     fn publish_connected(&self) {
-        let peers: Vec<PeerId> = self.swarm.connected_peers().map(peer_from_p2p).collect();
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         self.connected.send_if_modified(|old| {
             if **old == peers {
                 return false;
@@ -604,7 +604,7 @@ impl EventLoop {
 
     /// Records the address of a `/p2p/`-terminated multiaddr for its peer.
     fn remember_p2p_addr(&mut self, a: &Multiaddr) {
-        let mut a = addr_to_p2p(a);
+        let mut a = a.clone();
         if let Some(libp2p::multiaddr::Protocol::P2p(p)) = a.pop() {
             self.addrs.entry(p).or_default().insert(a);
         }
@@ -618,7 +618,7 @@ impl EventLoop {
                 envelope,
                 reply,
             } => {
-                let p = peer_to_p2p(&peer);
+                let p = peer;
                 let addrs: Vec<_> = self
                     .addrs
                     .get(&p)
@@ -645,21 +645,21 @@ impl EventLoop {
                 }
             }
             Command::ListenAddrs(reply) => {
-                let _ = reply.send(self.listen_addrs.iter().map(addr_from_p2p).collect());
+                let _ = reply.send(self.listen_addrs.clone());
             }
             Command::Connected(reply) => {
-                let _ = reply.send(self.swarm.connected_peers().map(peer_from_p2p).collect());
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
             Command::PeerAddresses(reply) => {
                 let map = self
                     .addrs
                     .iter()
-                    .map(|(p, s)| (peer_from_p2p(p), s.iter().map(addr_from_p2p).collect()))
+                    .map(|(p, s)| (*p, s.iter().cloned().collect()))
                     .collect();
                 let _ = reply.send(map);
             }
             Command::Forget(peer) => {
-                if self.addrs.remove(&peer_to_p2p(&peer)).is_some() {
+                if self.addrs.remove(&peer).is_some() {
                     self.write_peerstore();
                 }
             }
@@ -668,12 +668,12 @@ impl EventLoop {
     }
 
     fn dial(&mut self, addr: Multiaddr, reply: oneshot::Sender<Result<PeerId, SwarmError>>) {
-        let mut a = addr_to_p2p(&addr);
+        let mut a = addr.clone();
         let opts = match a.iter().last() {
             Some(libp2p::multiaddr::Protocol::P2p(p)) => {
                 a.pop();
                 if self.swarm.is_connected(&p) {
-                    let _ = reply.send(Ok(peer_from_p2p(&p)));
+                    let _ = reply.send(Ok(p));
                     return;
                 }
                 DialOpts::peer_id(p)
@@ -714,7 +714,7 @@ impl EventLoop {
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 if let Some((_, reply)) = self.pending_dials.remove(&connection_id) {
-                    let _ = reply.send(Ok(peer_from_p2p(&peer_id)));
+                    let _ = reply.send(Ok(peer_id));
                 }
                 if endpoint.is_dialer() {
                     let mut a = addr.clone();
@@ -729,8 +729,8 @@ impl EventLoop {
                     self.publish_connected();
                     tracing::info!(peer = %peer_id, %addr, "cluster peer connected");
                     self.notice(SwarmNotice::Connected {
-                        peer: peer_from_p2p(&peer_id),
-                        addr: addr_from_p2p(&addr),
+                        peer: peer_id,
+                        addr,
                     });
                 }
             }
@@ -742,9 +742,7 @@ impl EventLoop {
             } => {
                 self.publish_connected();
                 tracing::info!(peer = %peer_id, cause = ?cause.map(|c| c.to_string()), "cluster peer disconnected");
-                self.notice(SwarmNotice::Disconnected {
-                    peer: peer_from_p2p(&peer_id),
-                });
+                self.notice(SwarmNotice::Disconnected { peer: peer_id });
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
@@ -799,9 +797,9 @@ impl EventLoop {
                     self.write_peerstore();
                 }
                 self.notice(SwarmNotice::Identified {
-                    peer: peer_from_p2p(&peer_id),
+                    peer: peer_id,
                     agent: info.agent_version,
-                    listen_addrs: listen.iter().map(addr_from_p2p).collect(),
+                    listen_addrs: listen.to_vec(),
                 });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
@@ -809,10 +807,7 @@ impl EventLoop {
                 result: Ok(rtt),
                 ..
             })) => {
-                self.notice(SwarmNotice::Ping {
-                    peer: peer_from_p2p(&peer),
-                    rtt,
-                });
+                self.notice(SwarmNotice::Ping { peer, rtt });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Rpc(ev)) => self.rpc_event(ev),
             _ => {}
@@ -830,7 +825,7 @@ impl EventLoop {
                     },
                 ..
             } => {
-                let fut = self.rpc.serve(peer_from_p2p(&peer), request);
+                let fut = self.rpc.serve(peer, request);
                 let Some(tx) = self.self_tx.upgrade() else {
                     return;
                 };
@@ -886,8 +881,8 @@ impl EventLoop {
     fn handshake_failed(
         &self,
         inbound: bool,
-        peer: Option<libp2p::PeerId>,
-        addr: Option<libp2p::Multiaddr>,
+        peer: Option<PeerId>,
+        addr: Option<Multiaddr>,
         cause: FailureCause,
         detail: &str,
     ) {
@@ -916,8 +911,8 @@ impl EventLoop {
         }
         self.notice(SwarmNotice::HandshakeFailed(HandshakeFailure {
             inbound,
-            peer: peer.as_ref().map(peer_from_p2p),
-            addr: addr.as_ref().map(addr_from_p2p),
+            peer,
+            addr,
             cause,
             message,
         }));
@@ -931,9 +926,8 @@ impl EventLoop {
             .addrs
             .iter()
             .flat_map(|(p, set)| {
-                set.iter().map(move |a| {
-                    addr_from_p2p(&a.clone().with(libp2p::multiaddr::Protocol::P2p(*p)))
-                })
+                set.iter()
+                    .map(move |a| a.clone().with(libp2p::multiaddr::Protocol::P2p(*p)))
             })
             .collect();
         if let Err(e) = peerstore::write(path, &lines) {
@@ -962,7 +956,7 @@ pub(crate) fn classify(debug: &str) -> FailureCause {
 }
 
 /// Whether an address a peer reported is worth keeping (and dialing later).
-fn storable(a: &libp2p::Multiaddr) -> bool {
+fn storable(a: &Multiaddr) -> bool {
     use libp2p::multiaddr::Protocol;
     a.iter().all(|p| match p {
         Protocol::Ip4(ip) => !ip.is_unspecified(),

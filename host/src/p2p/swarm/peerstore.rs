@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::compat::Multiaddr;
+use multiaddr::Multiaddr;
 
 /// The file's addresses; none when it is missing or unreadable (warned).
 pub fn read(path: &Path) -> Vec<Multiaddr> {

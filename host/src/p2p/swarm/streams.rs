@@ -20,7 +20,7 @@ use futures::StreamExt;
 use libp2p::{Stream, StreamProtocol};
 use tokio::sync::watch;
 
-use super::compat::{PeerId, peer_from_p2p, peer_to_p2p};
+use libp2p_identity::PeerId;
 
 /// Why a stream could not be opened or accepted.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,7 @@ impl Incoming {
     /// The next inbound stream; `None` once the swarm has stopped.
     pub async fn next(&mut self) -> Option<(PeerId, Stream)> {
         let (peer, stream) = self.inner.next().await?;
-        Some((peer_from_p2p(&peer), stream))
+        Some((peer, stream))
     }
 }
 
@@ -104,7 +104,7 @@ impl Streams {
     pub async fn open(&self, peer: PeerId, protocol: &'static str) -> Result<Stream, StreamError> {
         let mut control = self.control.clone();
         control
-            .open_stream(peer_to_p2p(&peer), StreamProtocol::new(protocol))
+            .open_stream(peer, StreamProtocol::new(protocol))
             .await
             .map_err(|e| match e {
                 libp2p_stream::OpenStreamError::UnsupportedProtocol(_) => {

@@ -1,14 +1,13 @@
 //! Checks of the cluster black-box tests' own tools, runnable before the daemon exists: the
-//! raw HTTP/1.1 client and multipart encoder of `tests/support/cluster.rs` (against
+//! raw HTTP/1.1 client and multipart encoder of `support/cluster.rs` (against
 //! `pinfold ipfs daemon`, the embedded node on its own), and `pinfold-bench` (against a stub
 //! REST API served here).
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_support
+//! cargo test -p pinfold --test all cluster_support::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

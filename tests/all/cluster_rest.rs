@@ -29,11 +29,10 @@
 //! * `/add` builds the DAG with Kubo's CIDs; `stream-channels=false` answers one JSON array.
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_rest
+//! cargo test -p pinfold --test all cluster_rest::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,7 @@
 //! restart on the same repository, then every add and pin that was acknowledged (its whole
 //! answer received) must be intact and pinned, and every stored block must verify.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Guest plugin fixtures for the black-box plugin tests (`tests/plugins_rest.rs`): the
+//! Guest plugin fixtures for the black-box plugin tests (`tests/all/plugins_rest.rs`): the
 //! components of `tests/plugin_fixtures/` (the same sources `host/src/plugins/tests.rs` uses),
 //! built once per test binary with `cargo build --target wasm32-unknown-unknown --release`
 //! into `$CARGO_TARGET_DIR/plugin-fixtures` and wrapped into components with `wit-component`.

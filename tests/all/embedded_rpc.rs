@@ -2,8 +2,7 @@
 //! behaviour, bad input, GC safety under concurrent adds, waits for missing blocks, and the
 //! import → export round trip.
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

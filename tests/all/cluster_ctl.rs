@@ -17,11 +17,10 @@
 //! (`An error occurred:\n  Code: N\n  Message: …` on stdout), 62 when `--wait-timeout` passes.
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_ctl
+//! cargo test -p pinfold --test all cluster_ctl::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

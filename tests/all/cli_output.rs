@@ -4,18 +4,15 @@
 //! text by default and as one JSON object per line with `--log-format json`.
 //!
 //! ```text
-//! cargo test -p pinfold --test cli_output
+//! cargo test -p pinfold --test all cli_output::
 //! ```
-
-#[path = "support/mod.rs"]
-mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use support::Running;
-use support::cluster::{COMMAND_DEADLINE, ClusterPeer, READY_LINE, START_DEADLINE, ctl_bin};
-use support::{pinfold_bin, run_with_deadline};
+use crate::support::Running;
+use crate::support::cluster::{COMMAND_DEADLINE, ClusterPeer, READY_LINE, START_DEADLINE, ctl_bin};
+use crate::support::{pinfold_bin, run_with_deadline};
 
 /// `pinfold-ctl 0.1.0 (IPFS Cluster API 1.1.6)` for the program `name`.
 fn expected_version(name: &str) -> String {

@@ -18,11 +18,10 @@
 //! Each test runs its own daemon (own folder, random ports), waits by polling with deadlines.
 //!
 //! ```text
-//! cargo test -p pinfold --test plugins_rest
+//! cargo test -p pinfold --test all plugins_rest::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

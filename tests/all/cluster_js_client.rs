@@ -6,16 +6,15 @@
 //! runs (set `PINFOLD_NODE_MODULES` to skip that). The assertions live in
 //! tests/js/cluster-client.test.mjs.
 //!
-//! Assumed daemon behaviour: as tests/cluster_rest.rs (`pinfold init --randomports`,
+//! Assumed daemon behaviour: as cluster_rest.rs (`pinfold init --randomports`,
 //! `pinfold daemon` printing `** IPFS Cluster is READY **`, IPFS Cluster's REST API), with
 //! `pin_recover_interval` set to 1 h here so that `recover()` is what brings a lost pin back.
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_js_client
+//! cargo test -p pinfold --test all cluster_js_client::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

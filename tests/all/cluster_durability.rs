@@ -17,11 +17,10 @@
 //!   `PINFOLD_PATH=DIR` works in place of `-c DIR`.
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_durability
+//! cargo test -p pinfold --test all cluster_durability::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

@@ -1,23 +1,17 @@
-//! Shared helpers for Pinfold's black-box tests (the `tests/*.rs` at the
-//! repository root, registered in `host/Cargo.toml` as `[[test]]` targets).
-//!
-//! Use from a test file with:
-//!
-//! ```ignore
-//! #[path = "support/mod.rs"]
-//! mod support;
-//! ```
+//! Shared helpers for Pinfold's black-box tests (the modules of `tests/all/`, one test binary
+//! registered in `host/Cargo.toml` as the `all` `[[test]]` target; the `add_throughput` bench
+//! includes this module too, by path).
 //!
 //! Everything here is blocking `std` code: a black-box test drives real
 //! processes (the `pinfold` binary, `node`) and needs no async runtime.
 //! Every wait has a deadline, and every failure message carries the output of
 //! the processes involved.
 
-// Each test binary uses a different subset of these helpers.
+// The test binary and the add_throughput bench each use a subset of these helpers.
 #![allow(dead_code)]
 
 /// IPFS Cluster peers (`pinfold init` / `pinfold daemon` / `pinfold-ctl`) and a raw HTTP/1.1
-/// client for the black-box cluster tests (`tests/cluster_*.rs`).
+/// client for the black-box cluster tests (`cluster_*.rs`).
 pub mod cluster;
 
 /// Guest plugin fixtures built from `tests/plugin_fixtures` (the plugin tests).

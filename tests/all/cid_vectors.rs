@@ -482,7 +482,7 @@ fn push_size_independence() {
 }
 
 /// Import throughput on 1 GiB (default options), for comparison with `sha256sum`:
-/// `cargo test --release -p pinfold --test cid_vectors throughput -- --ignored --nocapture`.
+/// `cargo test --release -p pinfold --test all cid_vectors::throughput -- --ignored --nocapture`.
 #[test]
 #[ignore = "benchmark"]
 fn throughput_1gib() {

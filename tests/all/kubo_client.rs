@@ -7,11 +7,10 @@
 //! assertions themselves live in tests/js/kubo-client.test.mjs.
 //!
 //! ```text
-//! cargo test -p pinfold --test kubo_client
+//! cargo test -p pinfold --test all kubo_client::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -10,11 +10,10 @@
 //! content at once and the tests measure the cluster, not block transfer.
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_peers
+//! cargo test -p pinfold --test all cluster_peers::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};

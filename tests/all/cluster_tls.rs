@@ -15,11 +15,10 @@
 //!   unless `--force-http`), `CLUSTER_CREDENTIALS`; an API error prints its code (401).
 //!
 //! ```text
-//! cargo test -p pinfold --test cluster_tls
+//! cargo test -p pinfold --test all cluster_tls::
 //! ```
 
-#[path = "support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
