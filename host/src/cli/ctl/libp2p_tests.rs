@@ -6,27 +6,7 @@ use crate::api::rest::tests::SELF_PEER;
 use crate::api::rest::tests::over_libp2p::{hex, start_p2p};
 use crate::config::ClusterSecret;
 
-async fn ctl(args: &[&str]) -> (i32, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let args: Vec<String> = std::iter::once("pinfold-ctl")
-        .chain(args.iter().copied())
-        .map(String::from)
-        .collect();
-    let code = crate::cli::ctl::run(
-        args,
-        &mut crate::cli::ctl::Io {
-            out: &mut out,
-            err: &mut err,
-        },
-        false,
-    )
-    .await;
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
+use super::tests::ctl;
 
 #[tokio::test]
 async fn libp2p_http_ctl_uses_a_p2p_host_with_the_secret() {

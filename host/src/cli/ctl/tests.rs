@@ -176,7 +176,7 @@ async fn handle(State(state): State<Arc<Mutex<FakeState>>>, req: Request) -> Res
 use futures::StreamExt;
 
 /// Runs the program; returns (exit code, stdout, stderr).
-async fn ctl(args: &[&str]) -> (i32, String, String) {
+pub(super) async fn ctl(args: &[&str]) -> (i32, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let args: Vec<String> = std::iter::once("ipfs-cluster-ctl")
