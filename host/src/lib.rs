@@ -3,21 +3,21 @@
 //! One module per component; `ARCHITECTURE.md` at the repository root maps them and the
 //! rules on which may import which (checked by `scripts/check-layers.sh`).
 
-pub mod allocate;
+pub(crate) mod allocate;
 pub mod api;
 pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
-pub mod consensus;
+pub(crate) mod consensus;
 pub mod gocompat;
 pub mod http;
 pub mod ipfs;
 pub mod ipfsconn;
-pub mod p2p;
+pub(crate) mod p2p;
 pub mod plugins;
-pub mod state;
-pub mod tracker;
+pub(crate) mod state;
+pub(crate) mod tracker;
 pub mod types;
 
 /// Pinfold's peer-to-peer RPC protocol id (not wire-compatible with IPFS Cluster's

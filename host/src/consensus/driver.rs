@@ -47,6 +47,7 @@ pub(crate) enum Command {
     },
     Step(Box<Message>),
     TransferLeader(u64),
+    #[cfg(test)]
     Snapshot {
         reply: oneshot::Sender<Result<u64, ConsensusError>>,
     },
@@ -247,6 +248,7 @@ impl Driver {
                     tracing::debug!(error = %e, "raft message refused");
                 }
             }
+            #[cfg(test)]
             Command::Snapshot { reply } => self.snapshot_replies.push((self.applied, reply)),
             Command::TransferLeader(id) => self.raw.transfer_leader(id),
             Command::Nop => {}

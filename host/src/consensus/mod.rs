@@ -104,6 +104,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[cfg(test)]
 use cid::Cid;
 use libp2p_identity::PeerId;
 use raft::RawNode;
@@ -112,9 +113,12 @@ use sha2::Digest;
 use tokio::sync::{broadcast, oneshot, watch};
 
 pub use config::RaftConfig;
-pub use transport::{NoTransport, RaftTransport};
+#[cfg(test)]
+pub use transport::NoTransport;
+pub use transport::RaftTransport;
 
 use crate::state::{Op, State, StateError};
+#[cfg(test)]
 use crate::types::Pin;
 use driver::{Command, Driver, Shared};
 use storage::RaftStore;
@@ -300,6 +304,7 @@ impl std::fmt::Debug for Consensus {
 }
 
 impl Consensus {
+    #[cfg(test)]
     /// Opens the raft data in `data_dir` and starts a raft node with id `node_id` (see
     /// [`node_id`]). `voters` matters only while the folder is new: empty = this node alone;
     /// a list containing this node = the initial configuration (every initial peer must be
@@ -465,11 +470,13 @@ impl Consensus {
         self.id
     }
 
+    #[cfg(test)]
     /// Commits a pin: returns once it is in the durable log and applied to the State.
     pub async fn log_pin(&self, pin: Pin) -> Result<(), ConsensusError> {
         self.log_ops(vec![Op::Pin(pin)]).await
     }
 
+    #[cfg(test)]
     /// Commits an unpin: returns once it is in the durable log and applied to the State.
     pub async fn log_unpin(&self, cid: Cid) -> Result<(), ConsensusError> {
         self.log_ops(vec![Op::Unpin(cid)]).await
@@ -543,6 +550,7 @@ impl Consensus {
         self.shared.term.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     /// `(first_index, last_index, snapshot_index)` of the raft log, as of the last loop turn.
     pub fn log_bounds(&self) -> (u64, u64, u64) {
         (
@@ -588,6 +596,7 @@ impl Consensus {
         self.send(Command::Step(Box::new(msg)))
     }
 
+    #[cfg(test)]
     /// Adds a voter (through the log; only on the leader).
     pub async fn add_voter(&self, id: u64) -> Result<(), ConsensusError> {
         self.conf_change(id, ConfChangeType::AddNode, Vec::new())
@@ -641,6 +650,7 @@ impl Consensus {
         rx.await.unwrap_or_else(|_| Err(self.stopped()))
     }
 
+    #[cfg(test)]
     /// Takes a snapshot now (if anything was applied since the last one) and compacts the
     /// log; returns the snapshot's index.
     pub async fn snapshot(&self) -> Result<u64, ConsensusError> {

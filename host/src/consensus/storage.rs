@@ -478,11 +478,7 @@ impl RaftStore {
         &self.conf
     }
 
-    /// The stored hard state (commit possibly lagging, see the module notes).
-    pub fn hard_state(&self) -> &HardState {
-        &self.hard_state
-    }
-
+    #[cfg(test)]
     /// Number of entries in the log.
     pub fn log_len(&self) -> u64 {
         self.last.0 - self.truncated.0

@@ -19,10 +19,12 @@ pub trait RaftTransport: Send + 'static {
     fn send(&mut self, msgs: Vec<Message>);
 }
 
+#[cfg(test)]
 /// The transport of a single-peer cluster: there is nobody to talk to.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoTransport;
 
+#[cfg(test)]
 impl RaftTransport for NoTransport {
     fn send(&mut self, msgs: Vec<Message>) {
         if !msgs.is_empty() {

@@ -120,6 +120,7 @@ pub enum Op {
 }
 
 impl Op {
+    #[cfg(test)]
     /// The CID the operation is about.
     pub fn cid(&self) -> &Cid {
         match self {
@@ -312,6 +313,7 @@ impl State {
         Ok(done)
     }
 
+    #[cfg(test)]
     /// Writes a raft snapshot of one consistent view: the header line, then every pin.
     pub fn snapshot_to(&self, w: impl Write) -> Result<SnapshotHeader, StateError> {
         self.view()?.write_snapshot(w)
@@ -394,6 +396,7 @@ impl State {
         Ok(count)
     }
 
+    #[cfg(test)]
     /// Removes every pin and resets the applied index to zero.
     pub fn cleanup(&self) -> Result<(), StateError> {
         let tx = self.db.begin_write()?;
@@ -426,11 +429,6 @@ impl StateView {
     /// Number of pins in this view.
     pub fn len(&self) -> Result<u64, StateError> {
         Ok(self.tx.open_table(PINS)?.len()?)
-    }
-
-    /// True when this view holds no pin.
-    pub fn is_empty(&self) -> Result<bool, StateError> {
-        Ok(self.len()? == 0)
     }
 
     /// Writes the snapshot format (header + pins).

@@ -136,11 +136,13 @@ impl SwarmFetcher {
         true
     }
 
+    #[cfg(test)]
     /// Counters so far.
     pub fn stats(&self) -> FetcherStats {
         self.inner.lock().stats
     }
 
+    #[cfg(test)]
     /// CIDs currently wanted.
     pub fn wanted(&self) -> usize {
         self.inner.lock().wants.len()

@@ -82,7 +82,7 @@ use tokio::sync::Semaphore;
 use crate::ipfs::node::Node;
 use crate::p2p::swarm::{StreamError, Streams};
 
-pub use fetcher::{FetcherConfig, FetcherStats, SwarmFetcher};
+pub use fetcher::{FetcherConfig, SwarmFetcher};
 
 #[allow(unused_imports)] // named in the essay
 use crate::ipfs::fetch::BlockFetcher;
@@ -123,6 +123,7 @@ pub struct ServerStats {
     max_active: AtomicUsize,
 }
 
+#[cfg(test)]
 /// A snapshot of [`ServerStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServerCounters {
@@ -139,6 +140,7 @@ pub struct ServerCounters {
 }
 
 impl ServerStats {
+    #[cfg(test)]
     pub fn snapshot(&self) -> ServerCounters {
         ServerCounters {
             streams: self.streams.load(Ordering::Relaxed),
@@ -156,10 +158,13 @@ impl ServerStats {
 #[derive(Debug)]
 pub struct ExchangeServer {
     task: tokio::task::JoinHandle<()>,
+    /// The counters the serving tasks keep (read by the tests).
+    #[cfg(test)]
     stats: Arc<ServerStats>,
 }
 
 impl ExchangeServer {
+    #[cfg(test)]
     /// Counters so far.
     pub fn stats(&self) -> ServerCounters {
         self.stats.snapshot()
@@ -210,7 +215,11 @@ pub fn serve_with(
         }
         tracing::debug!("block exchange server stopped");
     });
-    Ok(ExchangeServer { task, stats })
+    Ok(ExchangeServer {
+        task,
+        #[cfg(test)]
+        stats,
+    })
 }
 
 /// Answers one want-list from the local store only.

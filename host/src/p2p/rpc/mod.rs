@@ -60,6 +60,7 @@
 
 pub mod raft;
 
+#[cfg(test)]
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{IpfsId, Metric, PeerDescription, Pin, PinInfoShort};
 use libp2p_identity::PeerId;
-pub use raft::{RaftEntry, RaftMessage, RaftPeers, SwarmRaftTransport};
+#[cfg(test)]
+pub use raft::RaftEntry;
+pub use raft::{RaftMessage, RaftPeers, SwarmRaftTransport};
 
 /// Largest request accepted (and sent).
 pub const MAX_REQUEST_BYTES: u64 = 32 << 20;
@@ -337,6 +340,7 @@ impl RpcAuthorizer for IpfsClusterPolicy {
 pub enum Trust {
     /// Every peer on the swarm (raft mode: holding the secret makes you a cluster peer).
     All,
+    #[cfg(test)]
     /// Only these (crdt's `trusted_peers`; kept for later).
     Peers(HashSet<PeerId>),
 }
@@ -381,6 +385,7 @@ impl RpcServer {
         self
     }
 
+    #[cfg(test)]
     /// Replaces the trust rule.
     pub fn with_trust(mut self, trust: Trust) -> RpcServer {
         self.trust = trust;
@@ -391,6 +396,7 @@ impl RpcServer {
     pub fn caller(&self, peer: PeerId) -> Caller {
         let trusted = match &self.trust {
             Trust::All => true,
+            #[cfg(test)]
             Trust::Peers(set) => set.contains(&peer) || peer == self.local,
         };
         Caller {

@@ -301,11 +301,6 @@ impl RaftPeers {
         id
     }
 
-    /// Forgets a node.
-    pub fn remove(&self, id: u64) -> Option<PeerId> {
-        self.0.write().expect("lock").remove(&id)
-    }
-
     /// The peer of a node id.
     pub fn get(&self, id: u64) -> Option<PeerId> {
         self.0.read().expect("lock").get(&id).copied()

@@ -78,7 +78,7 @@ use crate::p2p::rpc::{
 };
 use libp2p_identity::PeerId;
 use multiaddr::Multiaddr;
-pub use streams::{Incoming, StreamError, Streams};
+pub use streams::{StreamError, Streams};
 
 /// Capacity of the command channel.
 pub const COMMAND_QUEUE: usize = 4096;
@@ -109,6 +109,7 @@ pub struct SwarmConfig {
 }
 
 impl SwarmConfig {
+    #[cfg(test)]
     /// A configuration listening on `listen` with the given secret and the defaults.
     pub fn new(listen: Vec<Multiaddr>, secret: Option<ClusterSecret>) -> SwarmConfig {
         SwarmConfig {
