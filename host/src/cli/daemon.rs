@@ -303,11 +303,7 @@ pub async fn run(
     let stop_apis = tokio_util::sync::CancellationToken::new();
     let mut servers = Vec::new();
     if let Some(rest) = &service.api.restapi {
-        for ma in &rest.http_listen_multiaddress {
-            let addr = multiaddr_to_socket(&ma.to_string())?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("REST API: cannot listen on {ma}"))?;
+        for listener in crate::api::rest::server::bind_listeners(rest).await? {
             let bound = socket_to_multiaddr(listener.local_addr()?);
             let stop = stop_apis.clone();
             let (api, rest, dir) = (api.clone(), rest.clone(), folder.path().to_path_buf());

@@ -25,9 +25,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-#[cfg(test)]
-use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
-#[cfg(test)]
 use multiaddr::Multiaddr;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -36,6 +33,7 @@ use super::access::AccessLayer;
 use super::router::router;
 use crate::cluster::ClusterApi;
 use crate::config::RestApiConfig;
+use crate::gocompat::multiaddr::{TcpHost, tcp_endpoint};
 use crate::http::server::{ConnSettings, serve_tcp};
 use crate::http::tls::{self, TlsError};
 use crate::plugins::{EndpointKind, PluginSet};
@@ -57,8 +55,8 @@ pub enum RestError {
 }
 
 /// Binds every `http_listen_multiaddress` (`/ip4|ip6/<ip>/tcp/<port>`, or
-/// `/dns|dns4|dns6/<name>/tcp/<port>`, resolved here).
-#[cfg(test)]
+/// `/dns|dns4|dns6/<name>/tcp/<port>`, resolved here, as IPFS Cluster accepts them); the
+/// daemon binds its REST API with it.
 pub(crate) async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpListener>, RestError> {
     let mut out = Vec::new();
     for ma in &config.http_listen_multiaddress {
@@ -74,7 +72,6 @@ pub(crate) async fn bind_listeners(config: &RestApiConfig) -> Result<Vec<TcpList
     Ok(out)
 }
 
-#[cfg(test)]
 async fn socket_addr(ma: &Multiaddr) -> Result<SocketAddr, RestError> {
     let bad = |reason: &str| RestError::Listen {
         addr: ma.to_string(),
